@@ -1,0 +1,12 @@
+"""The Cantonese language pack: lexicon, dialect detector, OpenCC profile, Hong Kong PII patterns, corpus readers.
+
+`PACK` is what the stages in curator_stages/ take (or the name "cantonese").
+"""
+
+from cantonese.dialect import detect_dialect, detect_dialect_batch
+from cantonese.pack import CantonesePack
+from curator_stages.language_pack import DialectResult
+
+PACK = CantonesePack()
+
+__all__ = ["PACK", "CantonesePack", "DialectResult", "detect_dialect", "detect_dialect_batch"]

@@ -1,0 +1,81 @@
+"""Cantonese vs standard written Chinese, per text: a first, lexical-marker detector.
+
+Evidence is counted per sentence: words only spoken Cantonese uses (嘅, 咗, 喺, 佢哋, 而家...) against words standard
+written Chinese uses in their place (的, 了, 在, 他們, 現在...), in Traditional and Simplified forms. Compounds where
+a written-Chinese marker character is ordinary in Cantonese too (的士, 不過, 但是...) are matched first and count for
+neither side. The score is a logistic function of the weighted counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import regex
+
+from curator_stages.language_pack import DialectResult
+
+CANTONESE_MARKERS = (
+    "嘅 咗 喺 哋 嘢 冇 唔 佢 啲 嗰 咁 乜 嚟 畀 咩 㗎 噉 嘞 喎 囉 啩 咪 吖 啫 晒 嗮 睇 諗 谂 攞 搵 揾 嘥 瞓 啱 嚿 噃 咋 哂 俾 係 冧 "
+    "而家 宜家 點解 点解 邊度 边度 邊個 边个 乜嘢 唔該 唔该 琴日 尋日 寻日 聽日 听日 頭先 头先 呢度 呢個 呢个 呢啲 "
+    "點樣 点样 幾多 几多 幾時 几时 返工 返學 返学 食飯 食饭 好似 鍾意 钟意 中意 識得 识得 揸車 揸车 老豆 老母 塞車 塞车 "
+    "攰 搞掂 搞掂 大鑊 大镬 搵工 落雨 傾偈 倾偈 咁樣 咁样 就嚟 啱啱 睇吓 等陣 等阵 陣間 阵间 一齊 一齐 邊便 边便 "
+    "聽朝 听朝 今朝 琴晚 尋晚 寻晚 聽晚 听晚 係咪 系咪 唔係 成日 嘢食 搞咩 咁多 咁好"
+).split()
+WRITTEN_MARKERS = (
+    "的 了 是 在 這 这 那 們 们 他 她 它 不 說 说 看 給 给 很 吧 嗎 吗 么 麼 和 與 与 "
+    "沒有 没有 什麼 什么 怎麼 怎么 哪裡 哪里 這裡 这里 那裡 那里 東西 东西 現在 现在 為什麼 为什么 已經 已经 一些 "
+    "這樣 这样 那樣 那样 喜歡 喜欢 知道 覺得 觉得 告訴 告诉 昨天 明天 今天 剛才 刚才 下雨 一起 時候 时候"
+).split()
+# Compounds in which a written-Chinese marker character is ordinary Cantonese too.
+NEUTRAL_COMPOUNDS = (
+    "的士 的確 的确 目的 了解 了不起 不過 不过 不如 不斷 不断 不同 不少 不好意思 不錯 不错 但是 可是 於是 于是 是否 "
+    "存在 實在 实在 自在 在於 在于 正在 和平 和諧 和谐 總是 总是 還是 还是 只是 就是 都是 不是 他人 其他 其它 她們"
+).split()
+
+_MARKER_WEIGHT = {**{w: -1.0 for w in WRITTEN_MARKERS}, **{w: 1.5 for w in CANTONESE_MARKERS}}
+_MARKER_WEIGHT.update({w: 0.0 for w in NEUTRAL_COMPOUNDS})
+# Longest first, so a compound wins over the character it contains.
+_MARKERS = regex.compile("|".join(regex.escape(w) for w in sorted(_MARKER_WEIGHT, key=len, reverse=True)))
+_SENTENCES = regex.compile(r"[^。！？!?\n]+[。！？!?\n]*")
+_HAN = regex.compile(r"\p{Han}")
+_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
+_HANGUL = regex.compile(r"\p{Hangul}")
+
+BIAS = -0.3  # with no evidence either way, lean to "not Cantonese": a Cantonese corpus wants positive evidence
+MIXED_SHARE = (0.2, 0.8)  # a document whose Cantonese share falls in here, with evidence on both sides, is mixed
+
+
+def _score(evidence: float) -> float:
+    return 1.0 / (1.0 + math.exp(-(evidence + BIAS)))
+
+
+def detect_dialect(text: str) -> DialectResult:
+    """Label ("cantonese", "written_chinese", "mixed", "other"), probability of Cantonese, and Cantonese share."""
+    han = len(_HAN.findall(text))
+    if han == 0:
+        return DialectResult("other", 0.0, 0.0)
+    foreign = len(_KANA.findall(text)) + len(_HANGUL.findall(text))
+    if foreign >= 2 and foreign / (foreign + han) > 0.05:
+        return DialectResult("other", 0.0, 0.0)
+
+    evidence = 0.0
+    cantonese_chars = written_chars = 0
+    for sentence in _SENTENCES.findall(text):
+        weight = sum(_MARKER_WEIGHT[m] for m in _MARKERS.findall(sentence))
+        evidence += weight
+        if weight > 0:
+            cantonese_chars += len(_HAN.findall(sentence))
+        elif weight < 0:
+            written_chars += len(_HAN.findall(sentence))
+
+    score = _score(evidence)
+    decided = cantonese_chars + written_chars
+    share = cantonese_chars / decided if decided else score
+    if cantonese_chars and written_chars and MIXED_SHARE[0] <= share <= MIXED_SHARE[1]:
+        return DialectResult("mixed", score, share)
+    return DialectResult("cantonese" if score >= 0.5 else "written_chinese", score, share)
+
+
+def detect_dialect_batch(texts: Sequence[str]) -> list[DialectResult]:
+    return [detect_dialect(t) for t in texts]

@@ -1,0 +1,68 @@
+"""Hong Kong personal data patterns: HKID numbers, +852 and 8-digit phone numbers, emails, card numbers, IPs."""
+
+from __future__ import annotations
+
+import regex
+
+from curator_stages.language_pack import PiiPattern
+
+# Boundaries are written out because \w and \b count Han characters as word characters.
+_NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
+_NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
+
+
+def hkid_is_valid(candidate: str) -> bool:
+    """Checks the HKID check digit: letters count A=10..Z=35 (a missing second letter 36), weights 9..2, mod 11."""
+    core = regex.sub(r"[\s()（）]", "", candidate).upper()
+    letters, digits, check = core[:-7], core[-7:-1], core[-1]
+    if not (1 <= len(letters) <= 2 and letters.isalpha() and digits.isdigit()):
+        return False
+    values = [36] * (2 - len(letters)) + [ord(c) - 55 for c in letters] + [int(d) for d in digits]
+    total = sum(v * w for v, w in zip(values, range(9, 1, -1), strict=True))
+    expected = (11 - total % 11) % 11
+    return check == ("A" if expected == 10 else str(expected))
+
+
+def luhn_is_valid(candidate: str) -> bool:
+    digits = [int(c) for c in candidate if c.isdigit()]
+    if not 13 <= len(digits) <= 19:
+        return False
+    total = 0
+    for i, d in enumerate(reversed(digits)):
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _not_a_date(candidate: str) -> bool:
+    """An undelimited 8-digit number like 20191231 is a date far more often than a phone number."""
+    digits = regex.sub(r"\D", "", candidate)
+    if len(digits) != 8 or candidate.strip().startswith(("+", "852", "00")):
+        return True
+    return not regex.fullmatch(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", digits)
+
+
+PATTERNS: tuple[PiiPattern, ...] = (
+    PiiPattern("EMAIL", regex.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
+    PiiPattern(
+        "HKID",
+        regex.compile(_NOT_ALNUM_BEFORE + r"[A-Z]{1,2}\d{6}\s?(?:[(（][0-9A][)）]|[0-9A])" + _NOT_ALNUM_AFTER),
+        hkid_is_valid,
+    ),
+    PiiPattern(
+        "CARD", regex.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid
+    ),
+    PiiPattern(
+        "PHONE",
+        regex.compile(
+            r"(?<![0-9A-Za-z+])(?:(?:\+|00)852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}" + _NOT_ALNUM_AFTER
+        ),
+        _not_a_date,
+    ),
+    PiiPattern(
+        "IP",
+        regex.compile(_NOT_ALNUM_BEFORE + r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+                      + r"(?![0-9.])"),
+    ),
+)

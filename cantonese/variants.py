@@ -1,0 +1,53 @@
+"""Variant characters: OpenCC profiles towards Hong Kong Traditional, with a per-text Simplified/Traditional guess."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import opencc
+import regex
+
+# What "auto" applies, by the script a text is written in.
+AUTO_PROFILES = {"simplified": "s2hk", "traditional": "t2hk"}
+
+
+@cache
+def converter(profile: str) -> opencc.OpenCC:
+    try:
+        return opencc.OpenCC(profile)
+    except Exception as err:  # OpenCC raises a bare RuntimeError naming a missing .json
+        msg = f"unknown OpenCC profile {profile!r} (try s2hk, t2hk, s2t, t2s, hk2s)"
+        raise ValueError(msg) from err
+
+
+@cache
+def _script_marks() -> tuple[regex.Pattern, regex.Pattern]:
+    """Characters that exist only in Simplified, and only in Traditional, writing (per OpenCC's tables)."""
+    chars = [chr(c) for c in range(0x4E00, 0xA000)]
+    joined = "\n".join(chars)
+    to_trad = converter("s2t").convert(joined).split("\n")
+    to_simp = converter("t2s").convert(joined).split("\n")
+    simplified = [c for c, t, s in zip(chars, to_trad, to_simp, strict=True) if t != c and s == c]
+    traditional = [c for c, t, s in zip(chars, to_trad, to_simp, strict=True) if s != c and t == c]
+    return (
+        regex.compile("[" + regex.escape("".join(simplified)) + "]"),
+        regex.compile("[" + regex.escape("".join(traditional)) + "]"),
+    )
+
+
+def script_of(text: str) -> str:
+    """ "simplified" or "traditional", by which script's own characters the text uses more."""
+    simplified, traditional = _script_marks()
+    return "simplified" if len(simplified.findall(text)) > len(traditional.findall(text)) else "traditional"
+
+
+def to_standard(profile: str) -> Callable[[str], str]:
+    """A function mapping text to Hong Kong standard characters. "auto" picks s2hk or t2hk per text."""
+    if profile != "auto":
+        return converter(profile).convert
+
+    def convert(text: str) -> str:
+        return converter(AUTO_PROFILES[script_of(text)]).convert(text)
+
+    return convert

@@ -1,0 +1,1 @@
+"""Curation pipeline configs: config.yaml, with the groups pipeline/ and dialect/."""

@@ -1,0 +1,150 @@
+"""Dictionary-aware cleaner: removes extraction debris without ever removing or splitting a word of the language.
+
+Each rule proposes edits (a span and its replacement). One check guards every edit, whichever rule proposed it:
+- the script characters (for Cantonese every Han character, CJK Extensions A-G included) and the pack's protected
+  characters in the replacement are exactly those in the span, in order: no rule can delete one, and as every span
+  is at least one character long, no edit can come between two characters that were adjacent, so no word of
+  script characters is split;
+- no lexicon word that mixes scripts ("IT狗", "阿Q") may overlap the span.
+An edit that fails the check is not made; the text keeps the debris rather than lose a word.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import regex
+from nemo_curator.stages.text.modifiers import DocumentModifier
+
+from curator_stages.language_pack import LanguagePack, get_pack
+
+_URL = regex.compile(r"(?:(?:https?|ftp)://|www\.)[!-~]+?(?=[.,;:!?)\]}'\"]*(?:[^!-~]|$))", regex.IGNORECASE)
+_HTML_TAG = regex.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]{0,500})?/?>|<!--.*?-->", regex.DOTALL)
+_HTML_ENTITY = regex.compile(r"&(?:[A-Za-z]{2,8}|#\d{2,7}|#x[0-9A-Fa-f]{2,6});")
+_WIKI_TEMPLATE = regex.compile(r"\{\{[^{}]*\}\}")
+_WIKI_LINK = regex.compile(r"\[\[(?:([^\[\]|]*)\|)?([^\[\]|]*)\]\]")
+_COORDINATE = regex.compile(
+    r"(?<![0-9A-Za-z.])\d{1,3}(?:\.\d+)?°(?:\s*\d{1,2}(?:\.\d+)?[′'])?(?:\s*\d{1,2}(?:\.\d+)?[″\"])?\s*[NSEW]"
+    r"(?:[\s,;]*\d{1,3}(?:\.\d+)?°(?:\s*\d{1,2}(?:\.\d+)?[′'])?(?:\s*\d{1,2}(?:\.\d+)?[″\"])?\s*[NSEW])?"
+)
+_EMOJI = regex.compile(r"(?:\p{Extended_Pictographic}|\p{Regional_Indicator})[\p{Emoji_Modifier}\ufe0f\u200d"
+                       r"\p{Extended_Pictographic}\p{Regional_Indicator}]*")
+_PUNCT_RUN = regex.compile(r"(\p{P})\1{3,}")
+_EMPTY_BRACKETS = regex.compile(r"[(（\[【]\s*[\p{P}\s]*?\s*[)）\]】]")
+_SEPARATOR_RUN = regex.compile(r"([，、；,;])(?:\s*[，、；,;])+")
+_ELLIPSIS = "…"
+
+EMOJI_POLICIES = ("keep", "remove")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    pattern: regex.Pattern
+    replace: Callable[[regex.Match], str]
+
+
+class DictionaryAwareCleaner(DocumentModifier):
+    """Curator DocumentModifier; use as `Modify(DictionaryAwareCleaner(pack="cantonese"))`.
+
+    urls, html, wiki, coordinates, romanisation, repeated_punctuation: switch each debris rule on or off.
+    emoji: "keep" or "remove".
+    """
+
+    def __init__(
+        self,
+        pack: LanguagePack | str = "cantonese",
+        urls: bool = True,
+        html_markup: bool = True,
+        wiki: bool = True,
+        coordinates: bool = True,
+        romanisation: bool = True,
+        repeated_punctuation: bool = True,
+        emoji: str = "keep",
+    ) -> None:
+        super().__init__()
+        if emoji not in EMOJI_POLICIES:
+            msg = f"emoji must be one of {EMOJI_POLICIES}, not {emoji!r}"
+            raise ValueError(msg)
+        self.pack = get_pack(pack)
+        self.switches = {
+            "wiki": wiki, "html": html_markup, "urls": urls, "coordinates": coordinates,
+            "romanisation": romanisation and self.pack.romanisation_syllable is not None,
+            "emoji": emoji == "remove", "repeated_punctuation": repeated_punctuation,
+        }
+        self._script = regex.compile(rf"[{self.pack.script_class}]")
+        self._guard: _Guard | None = None
+        self.rules = self._rules()
+
+    def _rules(self) -> list[Rule]:
+        script = self.pack.script_class
+        rules = {
+            "wiki": [Rule("wiki_template", _WIKI_TEMPLATE, self._unwrap_template),
+                     Rule("wiki_link", _WIKI_LINK, lambda m: m.group(2))],
+            "html": [Rule("html_tag", _HTML_TAG, lambda m: ""),
+                     Rule("html_entity", _HTML_ENTITY, lambda m: html.unescape(m.group()))],
+            "urls": [Rule("url", _URL, lambda m: "")],
+            "coordinates": [Rule("coordinate", _COORDINATE, lambda m: "")],
+            "emoji": [Rule("emoji", _EMOJI, lambda m: "")],
+            "repeated_punctuation": [Rule("repeated_punctuation", _PUNCT_RUN,
+                                          lambda m: _ELLIPSIS * 2 if m.group(1) == _ELLIPSIS else m.group(1))],
+        }
+        if self.switches["romanisation"]:
+            syllable = self.pack.romanisation_syllable
+            # A bracket holding only romanised syllables, e.g. （hoeng1 gong2）; a label before them stays.
+            pattern = regex.compile(rf"[(（]\s*{syllable}(?:[\s,，;；'-]+{syllable})*\s*[)）]")
+            rules["romanisation"] = [Rule("romanisation", pattern, lambda m: "")]
+        chosen = [rule for key, group in rules.items() if self.switches[key] for rule in group]
+        # Leftovers of the rules above: empty brackets, doubled separators, spaces before CJK punctuation.
+        chosen += [
+            Rule("empty_brackets", _EMPTY_BRACKETS, lambda m: ""),
+            Rule("separator_run", _SEPARATOR_RUN, lambda m: m.group(1)),
+            Rule("space_run", regex.compile(r"(?<=\S) {2,}(?=\S)"), lambda m: " "),
+            Rule("space_before_cjk_punct", regex.compile(rf"(?<=[{script}])\s+(?=[，。！？：；、])"), lambda m: ""),
+        ]
+        return chosen
+
+    def _unwrap_template(self, match: regex.Match) -> str:
+        """{{lang|en|Hong Kong}} goes; a template's parameters in the script stay ({{main|香港歷史}} -> 香港歷史)."""
+        params = match.group()[2:-2].split("|")
+        return "".join(p.strip() for p in params if self._script.search(p))
+
+    def modify_document(self, text: str) -> str:
+        if self._guard is None:  # built on the worker, on first use: the lexicon is large
+            self._guard = _Guard(self.pack)
+        for rule in self.rules:
+            text = rule.pattern.sub(lambda m, rule=rule, text=text: self._guard.edit(text, m, rule.replace(m)), text)
+        return text
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_guard": None}
+
+
+class _Guard:
+    """The one check every edit passes; see the module docstring."""
+
+    def __init__(self, pack: LanguagePack) -> None:
+        protected = "".join(sorted(pack.protected_chars()))
+        self.protected = regex.compile(rf"[{pack.script_class}{regex.escape(protected)}]")
+        self.mixed_words = pack.mixed_script_words()
+        self.lengths = sorted({len(w) for w in self.mixed_words})
+
+    def edit(self, text: str, match: regex.Match, replacement: str) -> str:
+        start, end = match.span()
+        span = match.group()
+        if replacement == span:
+            return span
+        if self.protected.findall(span) != self.protected.findall(replacement):
+            return span
+        if self._splits_mixed_word(text, start, end):
+            return span
+        return replacement
+
+    def _splits_mixed_word(self, text: str, start: int, end: int) -> bool:
+        for length in self.lengths:
+            for i in range(max(0, start - length + 1), min(end, len(text) - length + 1)):
+                if text[i : i + length] in self.mixed_words:
+                    return True
+        return False

@@ -1,0 +1,114 @@
+"""Unicode normaliser for CJK text: NFKC where it is safe, width, whitespace, punctuation, variant characters.
+
+Plain NFKC is wrong for Chinese-script text: it folds full-width punctuation (，？！：) to ASCII and the ellipsis
+(…) to three dots. This normaliser applies NFKC character by character but leaves punctuation and symbols alone
+(except half-width CJK punctuation, which it widens), then maps variant characters with the pack's OpenCC profile.
+Normalising twice gives the same text as normalising once.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from functools import cache
+
+import regex
+from nemo_curator.stages.text.modifiers import DocumentModifier
+
+from curator_stages.language_pack import LanguagePack, get_pack
+
+# Format characters worth keeping: joiners and variation selectors hold emoji and some Han variants together.
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+_HALFWIDTH_CJK_PUNCT = range(0xFF61, 0xFF65)  # ｡｢｣､
+_FULLWIDTH_ASCII = range(0xFF01, 0xFF5F)
+_MOJIBAKE_HINT = regex.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2000-\u206f\u0152-\u0192]")
+_NEWLINES = regex.compile(r"\r\n?")
+_SPACES = regex.compile(r"[ \t]+")
+_LINE_EDGES = regex.compile(r" ?\n ?")
+_BLANK_LINES = regex.compile(r"\n{3,}")
+# ASCII punctuation right after a script character is written the CJK way.
+_CJK_PUNCT = {",": "，", "!": "！", "?": "？", ";": "；", ":": "："}
+
+
+@cache
+def _fold_table(keep_fullwidth_punctuation: bool) -> dict[int, str | None]:
+    """str.translate table: per-character NFKC except punctuation and symbols; control characters removed."""
+    table: dict[int, str | None] = {}
+    for code in range(0x30000):
+        if 0xD800 <= code <= 0xDFFF:
+            continue
+        char = chr(code)
+        category = unicodedata.category(char)
+        if char == "\n":
+            continue
+        if char == "\t":
+            table[code] = " "
+            continue
+        if category == "Cc" and char != "\r":
+            table[code] = ""
+            continue
+        if category == "Cf" and char not in _KEEP_FORMAT:
+            table[code] = ""
+            continue
+        if category.startswith("Z"):
+            table[code] = " " if category == "Zs" else "\n"
+            continue
+        folded = unicodedata.normalize("NFKC", char)
+        if folded == char:
+            continue
+        if code in _HALFWIDTH_CJK_PUNCT:
+            table[code] = folded
+        elif category[0] in "PS":
+            if not keep_fullwidth_punctuation and code in _FULLWIDTH_ASCII:
+                table[code] = folded
+        elif category != "No":  # superscripts, circled and fraction numbers keep their meaning
+            table[code] = folded
+    return table
+
+
+class Normalizer(DocumentModifier):
+    """Curator DocumentModifier; use as `Modify(Normalizer(pack="cantonese"))`.
+
+    variants: OpenCC profile of the pack ("auto": the pack picks per text, e.g. s2hk for Simplified input and t2hk
+        for Traditional), an explicit profile name, or None to leave characters as they are.
+    fix_mojibake: repair UTF-8 read as Latin-1 (æˆ‘å“‹ -> 我哋) with ftfy, only where such sequences occur.
+    keep_fullwidth_punctuation: keep ，？！ etc. full-width (NFKC would make them ASCII).
+    cjk_punctuation: write ASCII , ! ? ; : that follow a script character as their full-width forms.
+    """
+
+    def __init__(
+        self,
+        pack: LanguagePack | str = "cantonese",
+        variants: str | None = "auto",
+        fix_mojibake: bool = True,
+        keep_fullwidth_punctuation: bool = True,
+        cjk_punctuation: bool = True,
+    ) -> None:
+        super().__init__()
+        self.pack = get_pack(pack)
+        self.variants = variants
+        self.fix_mojibake = fix_mojibake
+        self.keep_fullwidth_punctuation = keep_fullwidth_punctuation
+        self.cjk_punctuation = cjk_punctuation
+        self._convert = None
+        self._after_script = regex.compile(rf"(?<=[{self.pack.script_class}])[,!?;:]")
+
+    def modify_document(self, text: str) -> str:
+        if self.fix_mojibake and _MOJIBAKE_HINT.search(text):
+            import ftfy
+
+            text = ftfy.fix_encoding(text)
+        text = unicodedata.normalize("NFC", text.translate(_fold_table(self.keep_fullwidth_punctuation)))
+        text = _NEWLINES.sub("\n", text)
+        text = _SPACES.sub(" ", text)
+        text = _LINE_EDGES.sub("\n", text)
+        text = _BLANK_LINES.sub("\n\n", text).strip()
+        if self.variants:
+            if self._convert is None:  # built on the worker, on first use: OpenCC objects do not pickle
+                self._convert = self.pack.variant_converter(self.variants)
+            text = self._convert(text)
+        if self.cjk_punctuation:
+            text = self._after_script.sub(lambda m: _CJK_PUNCT[m.group()], text)
+        return text
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_convert": None}

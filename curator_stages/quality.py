@@ -1,0 +1,132 @@
+"""CJK-aware quality filters: everything counts characters, never whitespace-separated "words".
+
+Each is a Curator DocumentFilter (score_document / keep_document) with a `reject_reason(score)` naming why a
+document goes. Wrap them in `ScoreFilterWithRejects` (or Curator's `ScoreFilter`).
+"""
+
+from __future__ import annotations
+
+import regex
+from nemo_curator.stages.text.filters import DocumentFilter
+
+from curator_stages.language_pack import LanguagePack, get_pack
+
+_NON_SPACE = regex.compile(r"\S")
+_SYMBOL = regex.compile(r"[\p{P}\p{S}]")
+
+
+def _visible(text: str) -> int:
+    return len(_NON_SPACE.findall(text))
+
+
+class CharLengthFilter(DocumentFilter):
+    """Keeps documents with min_chars <= non-space characters <= max_chars."""
+
+    def __init__(self, min_chars: int = 10, max_chars: int = 100_000) -> None:
+        super().__init__()
+        self.min_chars, self.max_chars = min_chars, max_chars
+        self._name = "char_length"
+
+    def score_document(self, text: str) -> int:
+        return _visible(text)
+
+    def keep_document(self, score: int) -> bool:
+        return self.min_chars <= score <= self.max_chars
+
+    def reject_reason(self, score: int) -> str:
+        return "too_short" if score < self.min_chars else "too_long"
+
+
+class ScriptRatioFilter(DocumentFilter):
+    """Keeps documents whose share of the pack's script (Han, for Cantonese) among non-space characters is high
+    enough; code-switched Cantonese keeps plenty of English, so the default is modest."""
+
+    def __init__(self, pack: LanguagePack | str = "cantonese", min_ratio: float = 0.3) -> None:
+        super().__init__()
+        self.min_ratio = min_ratio
+        self._script = regex.compile(rf"[{get_pack(pack).script_class}]")
+        self._name = "script_ratio"
+
+    def score_document(self, text: str) -> float:
+        visible = _visible(text)
+        return len(self._script.findall(text)) / visible if visible else 0.0
+
+    def keep_document(self, score: float) -> bool:
+        return score >= self.min_ratio
+
+    def reject_reason(self, score: float) -> str:
+        return "low_script_ratio"
+
+
+class SymbolRatioFilter(DocumentFilter):
+    """Drops documents where punctuation, symbols and emoji make up more than max_ratio of non-space characters."""
+
+    def __init__(self, max_ratio: float = 0.4) -> None:
+        super().__init__()
+        self.max_ratio = max_ratio
+        self._name = "symbol_ratio"
+
+    def score_document(self, text: str) -> float:
+        visible = _visible(text)
+        return len(_SYMBOL.findall(text)) / visible if visible else 1.0
+
+    def keep_document(self, score: float) -> bool:
+        return score <= self.max_ratio
+
+    def reject_reason(self, score: float) -> str:
+        return "too_many_symbols"
+
+
+class RepeatedLinesFilter(DocumentFilter):
+    """Drops documents where more than max_fraction of the characters sit in lines that occur more than once."""
+
+    def __init__(self, max_fraction: float = 0.3) -> None:
+        super().__init__()
+        self.max_fraction = max_fraction
+        self._name = "repeated_lines"
+
+    def score_document(self, text: str) -> float:
+        lines = [line.strip() for line in text.split("\n") if line.strip()]
+        seen: dict[str, int] = {}
+        for line in lines:
+            seen[line] = seen.get(line, 0) + 1
+        total = sum(len(line) for line in lines)
+        repeated = sum(len(line) * (count - 1) for line, count in seen.items() if count > 1)
+        return repeated / total if total else 0.0
+
+    def keep_document(self, score: float) -> bool:
+        return score <= self.max_fraction
+
+    def reject_reason(self, score: float) -> str:
+        return "repeated_lines"
+
+
+class RepeatedCharNGramFilter(DocumentFilter):
+    """Drops documents where more than max_fraction of the characters are covered by character n-grams that occur
+    more than once (Gopher's duplicate n-gram fraction, on characters: Han text has no spaces to split on)."""
+
+    def __init__(self, n: int = 10, max_fraction: float = 0.4) -> None:
+        super().__init__()
+        self.n, self.max_fraction = n, max_fraction
+        self._name = "repeated_ngrams"
+
+    def score_document(self, text: str) -> float:
+        chars = "".join(text.split())
+        n = self.n
+        if len(chars) < 2 * n:
+            return 0.0
+        first_seen: dict[str, int] = {}
+        covered = bytearray(len(chars))
+        for i in range(len(chars) - n + 1):
+            gram = chars[i : i + n]
+            j = first_seen.setdefault(gram, i)
+            if j != i:
+                covered[i : i + n] = b"\x01" * n
+                covered[j : j + n] = b"\x01" * n
+        return covered.count(1) / len(chars)
+
+    def keep_document(self, score: float) -> bool:
+        return score <= self.max_fraction
+
+    def reject_reason(self, score: float) -> str:
+        return "repeated_ngrams"
