@@ -117,7 +117,7 @@ def detect(args: list[str]) -> int:
     text_field = options.get("text_field", "text")
     from cantonese import detect_dialect
 
-    stream = open(options["input"], encoding="utf-8") if "input" in options else sys.stdin  # noqa: SIM115
+    stream = open(options["input"], encoding="utf-8") if "input" in options else sys.stdin
     with stream:
         for n, line in enumerate(stream, start=1):
             line = line.rstrip("\n")

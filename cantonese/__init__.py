@@ -9,4 +9,6 @@ from curator_stages.language_pack import DialectResult
 
 PACK = CantonesePack()
 
-__all__ = ["PACK", "CantonesePack", "DialectResult", "detect_dialect", "detect_dialect_batch"]
+from cantonese.stages import CantoneseNormalizer  # noqa: E402  (after PACK: the stage looks the pack up by name)
+
+__all__ = ["PACK", "CantoneseNormalizer", "CantonesePack", "DialectResult", "detect_dialect", "detect_dialect_batch"]

@@ -29,7 +29,7 @@ def iter_corpus(uri: str) -> Iterator[tuple[str, str]]:
     elif name in ("common_voice", "ctcpc"):
         path = files("pycantonese") / "data" / name / "sents.json"
         with path.open(encoding="utf-8") as f:
-            for i, sentence in enumerate(json.load(f)):
+            for i, sentence in enumerate(json.load(f), start=1):
                 yield str(i), sentence
     else:
         msg = f"unknown packaged corpus {uri!r}: use one of {[URI_PREFIX + c for c in CORPORA]}"

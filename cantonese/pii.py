@@ -56,13 +56,14 @@ PATTERNS: tuple[PiiPattern, ...] = (
     PiiPattern(
         "PHONE",
         regex.compile(
-            r"(?<![0-9A-Za-z+])(?:(?:\+|00)852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}" + _NOT_ALNUM_AFTER
+            # not a piece of a longer digit group such as a card number
+            r"(?<![0-9A-Za-z+])(?<!\d[\s-])(?:(?:\+|00)?852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}(?![0-9A-Za-z]|[\s-]\d)"
         ),
         _not_a_date,
     ),
     PiiPattern(
         "IP",
-        regex.compile(_NOT_ALNUM_BEFORE + r"(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
-                      + r"(?![0-9.])"),
+        regex.compile(r"(?<![0-9A-Za-z.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+                      r"(?![0-9]|\.\d)"),
     ),
 )

@@ -26,7 +26,7 @@ _SPACES = regex.compile(r"[ \t]+")
 _LINE_EDGES = regex.compile(r" ?\n ?")
 _BLANK_LINES = regex.compile(r"\n{3,}")
 # ASCII punctuation right after a script character is written the CJK way.
-_CJK_PUNCT = {",": "，", "!": "！", "?": "？", ";": "；", ":": "："}
+_CJK_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
 
 
 @cache
@@ -90,7 +90,8 @@ class Normalizer(DocumentModifier):
         self.keep_fullwidth_punctuation = keep_fullwidth_punctuation
         self.cjk_punctuation = cjk_punctuation
         self._convert = None
-        self._after_script = regex.compile(rf"(?<=[{self.pack.script_class}])[,!?;:]")
+        # A run of them after a script character is widened whole ("好?!" -> "好？！").
+        self._after_script = regex.compile(rf"(?<=[{self.pack.script_class}])[,!?;:]+")
 
     def modify_document(self, text: str) -> str:
         if self.fix_mojibake and _MOJIBAKE_HINT.search(text):
@@ -107,7 +108,7 @@ class Normalizer(DocumentModifier):
                 self._convert = self.pack.variant_converter(self.variants)
             text = self._convert(text)
         if self.cjk_punctuation:
-            text = self._after_script.sub(lambda m: _CJK_PUNCT[m.group()], text)
+            text = self._after_script.sub(lambda m: m.group().translate(_CJK_PUNCT), text)
         return text
 
     def __getstate__(self) -> dict:

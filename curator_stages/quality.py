@@ -38,18 +38,22 @@ class CharLengthFilter(DocumentFilter):
 
 
 class ScriptRatioFilter(DocumentFilter):
-    """Keeps documents whose share of the pack's script (Han, for Cantonese) among non-space characters is high
-    enough; code-switched Cantonese keeps plenty of English, so the default is modest."""
+    """Keeps documents whose share of the pack's script (Han, for Cantonese) is high enough. The share counts units:
+    each script character, each run of letters or digits of another script (an English word is one unit, as a Han
+    character is), each other symbol. So code-switched Cantonese ("我聽朝要submit個report") scores as it reads."""
 
     def __init__(self, pack: LanguagePack | str = "cantonese", min_ratio: float = 0.3) -> None:
         super().__init__()
         self.min_ratio = min_ratio
-        self._script = regex.compile(rf"[{get_pack(pack).script_class}]")
+        script_class = get_pack(pack).script_class
+        self._script = regex.compile(rf"[{script_class}]")
+        self._other_units = regex.compile(rf"(?:(?![{script_class}])[\p{{L}}\p{{N}}])+|(?![{script_class}])\S")
         self._name = "script_ratio"
 
     def score_document(self, text: str) -> float:
-        visible = _visible(text)
-        return len(self._script.findall(text)) / visible if visible else 0.0
+        script = len(self._script.findall(text))
+        units = script + len(self._other_units.findall(text))
+        return script / units if units else 0.0
 
     def keep_document(self, score: float) -> bool:
         return score >= self.min_ratio
@@ -105,7 +109,7 @@ class RepeatedCharNGramFilter(DocumentFilter):
     """Drops documents where more than max_fraction of the characters are covered by character n-grams that occur
     more than once (Gopher's duplicate n-gram fraction, on characters: Han text has no spaces to split on)."""
 
-    def __init__(self, n: int = 10, max_fraction: float = 0.4) -> None:
+    def __init__(self, n: int = 10, max_fraction: float = 0.6) -> None:
         super().__init__()
         self.n, self.max_fraction = n, max_fraction
         self._name = "repeated_ngrams"

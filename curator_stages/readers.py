@@ -181,7 +181,8 @@ def _document(source: str, line: int, text: object, meta: dict | None = None) ->
     record = {"id": f"{source}:{line}", "text": text, "source": source, "line": line, "meta": meta_json}
     where = f"{source} line {line}"
     if text is None:
-        return _rejected(source, line, "missing_text", f"{where}: no text field", raw=json.dumps(meta, ensure_ascii=False))
+        return _rejected(source, line, "missing_text", f"{where}: no text field",
+                         raw=json.dumps(meta, ensure_ascii=False))
     if not isinstance(text, str):
         return _rejected(source, line, "non_string_text", f"{where}: text is a {type(text).__name__}, not a string",
                          raw=json.dumps(text, ensure_ascii=False, default=str))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+from itertools import pairwise
 from pathlib import Path
 
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
@@ -37,7 +38,7 @@ def _bars(labels: list[str], values: list[int], width: int = 560, color: str = "
 
 def _histogram_chart(hist: dict, fmt: str) -> str:
     bins, counts = hist["bins"], hist["counts"]
-    labels = [f"{fmt.format(lo)}–{fmt.format(hi)}" for lo, hi in zip(bins, bins[1:], strict=False)]
+    labels = [f"{fmt.format(lo)}–{fmt.format(hi)}" for lo, hi in pairwise(bins)]
     return _bars(labels, counts, color="#6a9f58")
 
 

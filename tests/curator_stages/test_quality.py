@@ -1,0 +1,50 @@
+from nemo_curator.stages.text.filters.heuristic.string import NonAlphaNumericFilter, PunctuationFilter
+
+from curator_stages.clean import DictionaryAwareCleaner
+from curator_stages.normalize import Normalizer
+from curator_stages.quality import (
+    CharLengthFilter,
+    RepeatedCharNGramFilter,
+    RepeatedLinesFilter,
+    ScriptRatioFilter,
+    SymbolRatioFilter,
+)
+
+DEFAULT_FILTERS = [CharLengthFilter(5, 100_000), ScriptRatioFilter("cantonese", 0.3), SymbolRatioFilter(0.4),
+                   RepeatedLinesFilter(0.3), RepeatedCharNGramFilter(10, 0.6)]
+
+
+def keeps(f, text: str) -> bool:
+    return f.keep_document(f.score_document(text))
+
+
+def test_length_counts_characters_not_whitespace_words():
+    f = CharLengthFilter(min_chars=10, max_chars=20)
+    assert keeps(f, "我哋今日去咗飲茶好開心")  # one whitespace "word", eleven characters
+    assert not keeps(f, "我哋 去") and f.reject_reason(f.score_document("我哋 去")) == "too_short"
+    assert f.reject_reason(f.score_document("好" * 21)) == "too_long"
+
+
+def test_script_ratio_keeps_code_switching_but_drops_english():
+    f = ScriptRatioFilter("cantonese", min_ratio=0.3)
+    assert keeps(f, "我聽朝要submit個report")
+    assert not keeps(f, "This thread is entirely English with one word 香港")
+
+
+def test_symbols_and_repetition():
+    assert not keeps(SymbolRatioFilter(0.4), "！！？？@@##好")
+    assert not keeps(RepeatedLinesFilter(0.3), "買嘢啦\n買嘢啦\n買嘢啦\n今日")
+    assert keeps(RepeatedLinesFilter(0.3), "第一行\n第二行\n第三行")
+    spam = "快啲嚟買平嘢啦最平最抵" * 20
+    assert not keeps(RepeatedCharNGramFilter(10, 0.6), spam)
+    assert keeps(RepeatedCharNGramFilter(10, 0.6), "佢哋喺度食緊飯，我哋聽日先去睇戲，你嚟唔嚟呀？天氣咁熱，記得帶遮。")
+
+
+def test_real_cantonese_posts_survive_where_stock_filters_drop_them(lihkg_posts):
+    normalizer, cleaner = Normalizer("cantonese"), DictionaryAwareCleaner("cantonese")
+    cleaned = [cleaner.modify_document(normalizer.modify_document(p)) for p in lihkg_posts]
+    ours = sum(all(keeps(f, p) for f in DEFAULT_FILTERS) for p in cleaned) / len(cleaned)
+    stock_alnum = sum(keeps(NonAlphaNumericFilter(), p) for p in lihkg_posts) / len(lihkg_posts)
+    stock_punct = sum(keeps(PunctuationFilter(), p) for p in lihkg_posts) / len(lihkg_posts)
+    assert ours > 0.9
+    assert stock_alnum < 0.1 and stock_punct < 0.1

@@ -1,0 +1,109 @@
+"""End to end on a real sample, through real NeMo Curator executors on a local Ray (tens of seconds each)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def jsonl(folder: Path) -> list[dict]:
+    return [json.loads(line) for p in sorted(folder.glob("*.jsonl")) for line in p.open(encoding="utf-8")]
+
+
+@pytest.fixture(scope="module")
+def curated_run(lihkg_posts, tmp_path_factory):
+    """A Hydra-configured run of `canto-nemo curate` on 150 real posts plus the cases that must be accounted for."""
+    tmp = tmp_path_factory.mktemp("workflow")
+    records = [{"text": post, "thread": i} for i, post in enumerate(lihkg_posts[:150])]
+    records += [
+        {"text": lihkg_posts[0]},                        # line 151: exact duplicate of line 1
+        {"text": "他們在吃飯，我們明天再去看電影吧。這個地方的東西很好吃。"},  # 152: written Chinese
+        {"text": "This post is all English, with nothing Cantonese in it at all."},  # 153
+        {"text": "佢哋喺度"},                                # 154: short Cantonese, under min_chars=8
+    ]
+    lines = [json.dumps(r, ensure_ascii=False) for r in records] + ['{"text": "broken', '{"no_text": 1}', "\x00"]
+    (tmp / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={tmp}/in.jsonl", f"output={tmp}/out",
+         "stages.length.min_chars=8", "stages.clean.emoji=remove"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    return tmp / "out", len(lines), done
+
+
+def test_every_document_is_curated_or_rejected_with_a_reason(curated_run):
+    out, n_lines, _ = curated_run
+    stats = json.loads((out / "stats.json").read_text())
+    curated, rejects = jsonl(out / "curated"), jsonl(out / "rejects")
+    assert stats["documents_in"] == n_lines
+    assert stats["documents_out"] == len(curated) and stats["documents_rejected"] == len(rejects)
+    assert len(curated) + len(rejects) == n_lines and stats["reconciled"]
+    assert len({d["id"] for d in curated} | {r["id"] for r in rejects}) == n_lines
+    assert all(r["stage"] and r["reason"] for r in rejects)
+    assert [s["stage"] for s in stats["stages"]][:4] == ["read", "normalize", "clean", "pii"]
+    assert stats["stages"][-1]["stage"] == "exact_dedup" and stats["stages"][-1]["out"] == len(curated)
+
+
+def test_each_case_lands_where_it_should(curated_run):
+    out, _, _ = curated_run
+    rejects = {r["id"]: r for r in jsonl(out / "rejects")}
+    assert rejects["in.jsonl:151"]["reason"] == "exact_duplicate"
+    assert rejects["in.jsonl:151"]["duplicate_of"] == "in.jsonl:1"
+    assert rejects["in.jsonl:152"]["reason"] == "written_chinese"
+    assert rejects["in.jsonl:153"]["stage"] == "dialect" and rejects["in.jsonl:153"]["reason"] == "other"
+    assert rejects["in.jsonl:154"]["reason"] == "too_short"  # the min_chars=8 override took effect
+    assert rejects["in.jsonl:155"]["reason"] == "invalid_json"
+    assert "in.jsonl line 155" in rejects["in.jsonl:155"]["detail"]
+    assert rejects["in.jsonl:156"]["reason"] == "missing_text"
+    assert rejects["in.jsonl:157"]["reason"] == "invalid_json"
+
+
+def test_curated_records_carry_scores_metadata_and_clean_text(curated_run):
+    out, _, _ = curated_run
+    curated = jsonl(out / "curated")
+    assert all(d["dialect_label"] in ("cantonese", "mixed") for d in curated)
+    assert all(0 <= d["dialect_score"] <= 1 for d in curated)
+    assert any(json.loads(d["meta"]).get("thread") == 0 for d in curated if d["meta"])
+    assert not any("http://" in d["text"] or "https://" in d["text"] for d in curated)
+
+
+def test_report_shows_the_run(curated_run):
+    out, _, _ = curated_run
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<svg" in page and "Funnel" in page and "reconciled" in page and "exact_duplicate" in page
+
+
+def test_python_api_composes_with_curators_own_stages(tmp_path, lihkg_posts):
+    """Our modifiers and filters inside a Pipeline of Curator's own reader, ScoreFilter and writer."""
+    from nemo_curator.backends.ray_data import RayDataExecutor
+    from nemo_curator.pipeline import Pipeline
+    from nemo_curator.stages.text.filters import ScoreFilter
+    from nemo_curator.stages.text.io.reader import JsonlReader
+    from nemo_curator.stages.text.io.writer import JsonlWriter
+    from nemo_curator.stages.text.modifiers import Modify
+
+    from cantonese import CantoneseNormalizer
+    from curator_stages import DialectFilter, DictionaryAwareCleaner
+    from curator_stages.workflow import configure_ray
+
+    (tmp_path / "in").mkdir()
+    texts = [*lihkg_posts[:40], "他們在吃飯，我們明天再去看電影吧。"]
+    (tmp_path / "in" / "a.jsonl").write_text(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    configure_ray(None)
+    Pipeline(name="api", stages=[
+        JsonlReader(str(tmp_path / "in")),
+        Modify(CantoneseNormalizer()),
+        Modify(DictionaryAwareCleaner("cantonese")),
+        ScoreFilter(DialectFilter("cantonese", keep_labels=["cantonese"]), score_field="dialect"),
+        JsonlWriter(str(tmp_path / "out")),
+    ]).run(RayDataExecutor())
+    written = jsonl(tmp_path / "out")
+    assert 0 < len(written) < len(texts)
+    assert all(d["dialect"]["dialect_label"] == "cantonese" for d in written)
+    assert not any(d["text"].startswith("他們在吃飯") for d in written)
