@@ -9,10 +9,11 @@ neither side. The score is a logistic function of the weighted counts.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
+from functools import cache
 
-import regex
-
+from curator_stages.charclass import ranges
 from curator_stages.language_pack import DialectResult
 
 CANTONESE_MARKERS = (
@@ -39,11 +40,15 @@ NEUTRAL_COMPOUNDS = (
 _MARKER_WEIGHT = {**{w: -1.0 for w in WRITTEN_MARKERS}, **{w: 1.5 for w in CANTONESE_MARKERS}}
 _MARKER_WEIGHT.update({w: 0.0 for w in NEUTRAL_COMPOUNDS})
 # Longest first, so a compound wins over the character it contains.
-_MARKERS = regex.compile("|".join(regex.escape(w) for w in sorted(_MARKER_WEIGHT, key=len, reverse=True)))
-_SENTENCES = regex.compile(r"[^。！？!?\n]+[。！？!?\n]*")
-_HAN = regex.compile(r"\p{Han}")
-_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
-_HANGUL = regex.compile(r"\p{Hangul}")
+_MARKERS = re.compile("|".join(re.escape(w) for w in sorted(_MARKER_WEIGHT, key=len, reverse=True)))
+_SENTENCES = re.compile(r"[^。！？!?\n]+[。！？!?\n]*")
+
+
+@cache
+def _scripts() -> tuple[re.Pattern, re.Pattern]:
+    """Han, and the scripts that say a Han-using text is Japanese or Korean (kana, hangul)."""
+    han, foreign = ranges(r"\p{Han}"), ranges(r"\p{Hiragana}\p{Katakana}\p{Hangul}")
+    return re.compile(f"[{han}]"), re.compile(f"[{foreign}]")
 
 BIAS = -0.3  # with no evidence either way, lean to "not Cantonese": a Cantonese corpus wants positive evidence
 MIXED_SHARE = (0.2, 0.8)  # a document whose Cantonese share falls in here, with evidence on both sides, is mixed
@@ -55,10 +60,11 @@ def _score(evidence: float) -> float:
 
 def detect_dialect(text: str) -> DialectResult:
     """Label ("cantonese", "written_chinese", "mixed", "other"), probability of Cantonese, and Cantonese share."""
-    han = len(_HAN.findall(text))
+    han_re, foreign_re = _scripts()
+    han = len(han_re.findall(text))
     if han == 0:
         return DialectResult("other", 0.0, 0.0)
-    foreign = len(_KANA.findall(text)) + len(_HANGUL.findall(text))
+    foreign = len(foreign_re.findall(text))
     if foreign >= 2 and foreign / (foreign + han) > 0.05:
         return DialectResult("other", 0.0, 0.0)
 
@@ -68,9 +74,9 @@ def detect_dialect(text: str) -> DialectResult:
         weight = sum(_MARKER_WEIGHT[m] for m in _MARKERS.findall(sentence))
         evidence += weight
         if weight > 0:
-            cantonese_chars += len(_HAN.findall(sentence))
+            cantonese_chars += len(han_re.findall(sentence))
         elif weight < 0:
-            written_chars += len(_HAN.findall(sentence))
+            written_chars += len(han_re.findall(sentence))
 
     score = _score(evidence)
     decided = cantonese_chars + written_chars

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import regex
+import re
 
 from curator_stages.language_pack import PiiPattern
 
@@ -13,7 +13,7 @@ _NOT_ALNUM_AFTER = r"(?![0-9A-Za-z])"
 
 def hkid_is_valid(candidate: str) -> bool:
     """Checks the HKID check digit: letters count A=10..Z=35 (a missing second letter 36), weights 9..2, mod 11."""
-    core = regex.sub(r"[\s()（）]", "", candidate).upper()
+    core = re.sub(r"[\s()（）]", "", candidate).upper()
     letters, digits, check = core[:-7], core[-7:-1], core[-1]
     if not (1 <= len(letters) <= 2 and letters.isalpha() and digits.isdigit()):
         return False
@@ -37,25 +37,25 @@ def luhn_is_valid(candidate: str) -> bool:
 
 def _not_a_date(candidate: str) -> bool:
     """An undelimited 8-digit number like 20191231 is a date far more often than a phone number."""
-    digits = regex.sub(r"\D", "", candidate)
+    digits = re.sub(r"\D", "", candidate)
     if len(digits) != 8 or candidate.strip().startswith(("+", "852", "00")):
         return True
-    return not regex.fullmatch(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", digits)
+    return not re.fullmatch(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", digits)
 
 
 PATTERNS: tuple[PiiPattern, ...] = (
-    PiiPattern("EMAIL", regex.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
+    PiiPattern("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
     PiiPattern(
         "HKID",
-        regex.compile(_NOT_ALNUM_BEFORE + r"[A-Z]{1,2}\d{6}\s?(?:[(（][0-9A][)）]|[0-9A])" + _NOT_ALNUM_AFTER),
+        re.compile(_NOT_ALNUM_BEFORE + r"[A-Z]{1,2}\d{6}\s?(?:[(（][0-9A][)）]|[0-9A])" + _NOT_ALNUM_AFTER),
         hkid_is_valid,
     ),
     PiiPattern(
-        "CARD", regex.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid
+        "CARD", re.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid
     ),
     PiiPattern(
         "PHONE",
-        regex.compile(
+        re.compile(
             # not a piece of a longer digit group such as a card number
             r"(?<![0-9A-Za-z+])(?<!\d[\s-])(?:(?:\+|00)?852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}(?![0-9A-Za-z]|[\s-]\d)"
         ),
@@ -63,7 +63,7 @@ PATTERNS: tuple[PiiPattern, ...] = (
     ),
     PiiPattern(
         "IP",
-        regex.compile(r"(?<![0-9A-Za-z.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
+        re.compile(r"(?<![0-9A-Za-z.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
                       r"(?![0-9]|\.\d)"),
     ),
 )

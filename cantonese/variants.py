@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import cache
 
 import opencc
-import regex
 
 # What "auto" applies, by the script a text is written in.
 AUTO_PROFILES = {"simplified": "s2hk", "traditional": "t2hk"}
@@ -22,7 +22,7 @@ def converter(profile: str) -> opencc.OpenCC:
 
 
 @cache
-def _script_marks() -> tuple[regex.Pattern, regex.Pattern]:
+def _script_marks() -> tuple[re.Pattern, re.Pattern]:
     """Characters that exist only in Simplified, and only in Traditional, writing (per OpenCC's tables)."""
     chars = [chr(c) for c in range(0x4E00, 0xA000)]
     joined = "\n".join(chars)
@@ -31,8 +31,8 @@ def _script_marks() -> tuple[regex.Pattern, regex.Pattern]:
     simplified = [c for c, t, s in zip(chars, to_trad, to_simp, strict=True) if t != c and s == c]
     traditional = [c for c, t, s in zip(chars, to_trad, to_simp, strict=True) if s != c and t == c]
     return (
-        regex.compile("[" + regex.escape("".join(simplified)) + "]"),
-        regex.compile("[" + regex.escape("".join(traditional)) + "]"),
+        re.compile("[" + re.escape("".join(simplified)) + "]"),
+        re.compile("[" + re.escape("".join(traditional)) + "]"),
     )
 
 

@@ -8,12 +8,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import fsspec
 import pandas as pd
 import pyarrow.dataset as pads
-import regex
 import xxhash
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch
@@ -21,7 +21,7 @@ from nemo_curator.tasks import DocumentBatch
 from curator_stages.rejects import write_rejects
 
 HASH_COLUMN = "_exact_hash"
-_WHITESPACE = regex.compile(r"\s+")
+_WHITESPACE = re.compile(r"\s+")
 
 
 def exact_hash(text: str) -> str:

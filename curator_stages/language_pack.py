@@ -7,6 +7,7 @@ variant conversion, PII patterns, dialect detection) comes from a pack. A second
 from __future__ import annotations
 
 import importlib
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class PiiPattern:
     """One kind of personal data: a regex, an optional validator of the matched text, and the placeholder type."""
 
     kind: str
-    pattern: regex.Pattern
+    pattern: re.Pattern
     validate: Callable[[str], bool] | None = None
 
 

@@ -8,23 +8,24 @@ Normalising twice gives the same text as normalising once.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from functools import cache
 
-import regex
 from nemo_curator.stages.text.modifiers import DocumentModifier
 
+from curator_stages.charclass import ranges
 from curator_stages.language_pack import LanguagePack, get_pack
 
 # Format characters worth keeping: joiners and variation selectors hold emoji and some Han variants together.
 _KEEP_FORMAT = {"\u200c", "\u200d"}
 _HALFWIDTH_CJK_PUNCT = range(0xFF61, 0xFF65)  # ｡｢｣､
 _FULLWIDTH_ASCII = range(0xFF01, 0xFF5F)
-_MOJIBAKE_HINT = regex.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2000-\u206f\u0152-\u0192]")
-_NEWLINES = regex.compile(r"\r\n?")
-_SPACES = regex.compile(r"[ \t]+")
-_LINE_EDGES = regex.compile(r" ?\n ?")
-_BLANK_LINES = regex.compile(r"\n{3,}")
+_MOJIBAKE_HINT = re.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2000-\u206f\u0152-\u0192]")
+_NEWLINES = re.compile(r"\r\n?")
+_SPACES = re.compile(r"[ \t]+")
+_LINE_EDGES = re.compile(r" ?\n ?")
+_BLANK_LINES = re.compile(r"\n{3,}")
 # ASCII punctuation right after a script character is written the CJK way.
 _CJK_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
 
@@ -91,14 +92,20 @@ class Normalizer(DocumentModifier):
         self.cjk_punctuation = cjk_punctuation
         self._convert = None
         # A run of them after a script character is widened whole ("好?!" -> "好？！").
-        self._after_script = regex.compile(rf"(?<=[{self.pack.script_class}])[,!?;:]+")
+        self._after_script = re.compile(rf"(?<=[{ranges(self.pack.script_class)}])[,!?;:]+")
 
     def modify_document(self, text: str) -> str:
-        if self.fix_mojibake and _MOJIBAKE_HINT.search(text):
+        text = self._fold(text)
+        # ftfy and folding can feed each other (a folded letter completes a mojibake pair): go to the fixpoint.
+        for _ in range(3):
+            if not (self.fix_mojibake and _MOJIBAKE_HINT.search(text)):
+                break
             import ftfy
 
-            text = ftfy.fix_encoding(text)
-        text = unicodedata.normalize("NFC", text.translate(_fold_table(self.keep_fullwidth_punctuation)))
+            fixed = self._fold(ftfy.fix_encoding(text))
+            if fixed == text:
+                break
+            text = fixed
         text = _NEWLINES.sub("\n", text)
         text = _SPACES.sub(" ", text)
         text = _LINE_EDGES.sub("\n", text)
@@ -110,6 +117,9 @@ class Normalizer(DocumentModifier):
         if self.cjk_punctuation:
             text = self._after_script.sub(lambda m: m.group().translate(_CJK_PUNCT), text)
         return text
+
+    def _fold(self, text: str) -> str:
+        return unicodedata.normalize("NFC", text.translate(_fold_table(self.keep_fullwidth_punctuation)))
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_convert": None}

@@ -6,17 +6,23 @@ document goes. Wrap them in `ScoreFilterWithRejects` (or Curator's `ScoreFilter`
 
 from __future__ import annotations
 
-import regex
+import re
+
 from nemo_curator.stages.text.filters import DocumentFilter
 
+from curator_stages.charclass import ranges
 from curator_stages.language_pack import LanguagePack, get_pack
-
-_NON_SPACE = regex.compile(r"\S")
-_SYMBOL = regex.compile(r"[\p{P}\p{S}]")
 
 
 def _visible(text: str) -> int:
-    return len(_NON_SPACE.findall(text))
+    return len("".join(text.split()))
+
+
+_SYMBOL_CLASS = r"\p{P}\p{S}"  # punctuation and symbols, emoji included
+
+
+def _symbols() -> re.Pattern:
+    return re.compile(f"[{ranges(_SYMBOL_CLASS)}]")
 
 
 class CharLengthFilter(DocumentFilter):
@@ -45,9 +51,10 @@ class ScriptRatioFilter(DocumentFilter):
     def __init__(self, pack: LanguagePack | str = "cantonese", min_ratio: float = 0.3) -> None:
         super().__init__()
         self.min_ratio = min_ratio
-        script_class = get_pack(pack).script_class
-        self._script = regex.compile(rf"[{script_class}]")
-        self._other_units = regex.compile(rf"(?:(?![{script_class}])[\p{{L}}\p{{N}}])+|(?![{script_class}])\S")
+        script = ranges(get_pack(pack).script_class)
+        self._script = re.compile(f"[{script}]")
+        # \w is letters, digits and "_": a run of them outside the script is one word
+        self._other_units = re.compile(f"(?:(?![{script}])\\w)+|(?![{script}])\\S")
         self._name = "script_ratio"
 
     def score_document(self, text: str) -> float:
@@ -68,11 +75,12 @@ class SymbolRatioFilter(DocumentFilter):
     def __init__(self, max_ratio: float = 0.4) -> None:
         super().__init__()
         self.max_ratio = max_ratio
+        self._symbol = _symbols()
         self._name = "symbol_ratio"
 
     def score_document(self, text: str) -> float:
         visible = _visible(text)
-        return len(_SYMBOL.findall(text)) / visible if visible else 1.0
+        return len(self._symbol.findall(text)) / visible if visible else 1.0
 
     def keep_document(self, score: float) -> bool:
         return score <= self.max_ratio
