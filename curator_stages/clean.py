@@ -143,19 +143,26 @@ class _Guard:
         self.protected = re.compile(f"[{ranges(pack.script_class)}{re.escape(protected)}]")
         self.mixed_words = pack.mixed_script_words()
         self.lengths = sorted({len(w) for w in self.mixed_words})
+        # A word that crosses a span's edge holds the two characters on either side of that edge.
+        self.bigrams = {w[i : i + 2] for w in self.mixed_words for i in range(len(w) - 1)}
 
     def edit(self, text: str, match: re.Match, replacement: str) -> str:
         start, end = match.span()
         span = match.group()
         if replacement == span:
             return span
-        if self.protected.findall(span) != self.protected.findall(replacement):
+        protected = self.protected.findall(span)
+        if protected != self.protected.findall(replacement):
             return span
-        if self._splits_mixed_word(text, start, end):
+        if self._splits_mixed_word(text, start, end, span_has_script=bool(protected)):
             return span
         return replacement
 
-    def _splits_mixed_word(self, text: str, start: int, end: int) -> bool:
+    def _splits_mixed_word(self, text: str, start: int, end: int, span_has_script: bool) -> bool:
+        # Every mixed word holds a script character, so without one in the span it can only cross an edge.
+        crosses_edge = text[start - 1 : start + 1] in self.bigrams or text[end - 1 : end + 1] in self.bigrams
+        if not (crosses_edge or span_has_script):
+            return False
         for length in self.lengths:
             for i in range(max(0, start - length + 1), min(end, len(text) - length + 1)):
                 if text[i : i + length] in self.mixed_words:

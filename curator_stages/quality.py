@@ -7,6 +7,9 @@ document goes. Wrap them in `ScoreFilterWithRejects` (or Curator's `ScoreFilter`
 from __future__ import annotations
 
 import re
+import unicodedata
+from collections import Counter
+from functools import cache
 
 from nemo_curator.stages.text.filters import DocumentFilter
 
@@ -18,11 +21,11 @@ def _visible(text: str) -> int:
     return len("".join(text.split()))
 
 
-_SYMBOL_CLASS = r"\p{P}\p{S}"  # punctuation and symbols, emoji included
-
-
-def _symbols() -> re.Pattern:
-    return re.compile(f"[{ranges(_SYMBOL_CLASS)}]")
+@cache
+def _symbol_deletions() -> dict[int, None]:
+    """str.translate table deleting punctuation and symbols (emoji included): counting by deletion is far faster
+    than matching a character class of hundreds of ranges."""
+    return {c: None for c in range(0x110000) if unicodedata.category(chr(c))[0] in "PS"}
 
 
 class CharLengthFilter(DocumentFilter):
@@ -75,12 +78,12 @@ class SymbolRatioFilter(DocumentFilter):
     def __init__(self, max_ratio: float = 0.4) -> None:
         super().__init__()
         self.max_ratio = max_ratio
-        self._symbol = _symbols()
         self._name = "symbol_ratio"
 
     def score_document(self, text: str) -> float:
         visible = _visible(text)
-        return len(self._symbol.findall(text)) / visible if visible else 1.0
+        symbols = len(text) - len(text.translate(_symbol_deletions()))
+        return symbols / visible if visible else 1.0
 
     def keep_document(self, score: float) -> bool:
         return score <= self.max_ratio
@@ -127,14 +130,13 @@ class RepeatedCharNGramFilter(DocumentFilter):
         n = self.n
         if len(chars) < 2 * n:
             return 0.0
-        first_seen: dict[str, int] = {}
+        grams = [chars[i : i + n] for i in range(len(chars) - n + 1)]
+        counts = Counter(grams)
+        if len(counts) == len(grams):
+            return 0.0
         covered = bytearray(len(chars))
-        for i in range(len(chars) - n + 1):
-            gram = chars[i : i + n]
-            j = first_seen.setdefault(gram, i)
-            if j != i:
-                covered[i : i + n] = b"\x01" * n
-                covered[j : j + n] = b"\x01" * n
+        for i in [i for i, gram in enumerate(grams) if counts[gram] > 1]:
+            covered[i : i + n] = b"\x01" * n
         return covered.count(1) / len(chars)
 
     def keep_document(self, score: float) -> bool:
