@@ -25,7 +25,9 @@ def curated_run(lihkg_posts, tmp_path_factory):
         {"text": "This post is all English, with nothing Cantonese in it at all."},  # 153
         {"text": "佢哋喺度"},                                # 154: short Cantonese, under min_chars=8
     ]
+    big = {"text": "我哋喺度傾偈，" * 500_000}                  # 158: a 10 MB document, over max_chars
     lines = [json.dumps(r, ensure_ascii=False) for r in records] + ['{"text": "broken', '{"no_text": 1}', "\x00"]
+    lines.append(json.dumps(big, ensure_ascii=False))
     (tmp / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={tmp}/in.jsonl", f"output={tmp}/out",
@@ -61,6 +63,7 @@ def test_each_case_lands_where_it_should(curated_run):
     assert "in.jsonl line 155" in rejects["in.jsonl:155"]["detail"]
     assert rejects["in.jsonl:156"]["reason"] == "missing_text"
     assert rejects["in.jsonl:157"]["reason"] == "invalid_json"
+    assert rejects["in.jsonl:158"]["reason"] == "too_long" and rejects["in.jsonl:158"]["stage"] == "length"
 
 
 def test_curated_records_carry_scores_metadata_and_clean_text(curated_run):
