@@ -1,18 +1,24 @@
-"""Cantonese vs standard written Chinese, per text: a first, lexical-marker detector.
+"""Cantonese vs standard written Chinese, per text: a lexical detector.
 
-Evidence is counted per sentence: words only spoken Cantonese uses (嘅, 咗, 喺, 佢哋, 而家...) against words standard
-written Chinese uses in their place (的, 了, 在, 他們, 現在...), in Traditional and Simplified forms. Compounds where
-a written-Chinese marker character is ordinary in Cantonese too (的士, 不過, 但是...) are matched first and count for
-neither side. The score is a logistic function of the weighted counts.
+Each sentence is cut into tokens by greedy longest match; each token carries a weight, positive for Cantonese. The
+default weights are hand-made markers: words only spoken Cantonese uses (嘅, 咗, 喺, 佢哋, 而家...) against words
+standard written Chinese uses in their place (的, 了, 在, 他們, 現在...), in Traditional and Simplified forms, with
+compounds where a written marker is ordinary Cantonese too (的士, 不過...) counting for neither. method="learned"
+uses weights learned from packaged corpora (cantonese/build_dialect_weights.py, cantonese/data/dialect_weights.tsv).
+Per text: score = sigmoid(sum of the weights + bias); the Cantonese share is the part of the Han characters that sit
+in sentences with positive evidence; both kinds of sentences in one text, in proportions between 20% and 80%, make it
+"mixed". Kana or hangul make it "other", as does a text without Han characters.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from functools import cache
+from pathlib import Path
 
+from cantonese.variants import converter, script_of
 from curator_stages.charclass import ranges
 from curator_stages.language_pack import DialectResult
 
@@ -37,11 +43,17 @@ NEUTRAL_COMPOUNDS = (
     "存在 實在 实在 自在 在於 在于 正在 和平 和諧 和谐 總是 总是 還是 还是 只是 就是 都是 不是 他人 其他 其它 她們"
 ).split()
 
-_MARKER_WEIGHT = {**{w: -1.0 for w in WRITTEN_MARKERS}, **{w: 1.5 for w in CANTONESE_MARKERS}}
-_MARKER_WEIGHT.update({w: 0.0 for w in NEUTRAL_COMPOUNDS})
-# Longest first, so a compound wins over the character it contains.
-_MARKERS = re.compile("|".join(re.escape(w) for w in sorted(_MARKER_WEIGHT, key=len, reverse=True)))
-_SENTENCES = re.compile(r"[^。！？!?\n]+[。！？!?\n]*")
+# The hand-made evidence: what the first detector used, and what the learned weights start from.
+MARKER_WEIGHTS = {**{w: -1.0 for w in WRITTEN_MARKERS}, **{w: 1.5 for w in CANTONESE_MARKERS}}
+MARKER_WEIGHTS.update({w: 0.0 for w in NEUTRAL_COMPOUNDS})
+WEIGHTS_FILE = Path(__file__).parent / "data" / "dialect_weights.tsv"
+MAX_TOKEN_LEN = 4
+
+# Sentences, and quotations apart from their frame: written narration often quotes Cantonese speech.
+_SENTENCES = re.compile(r"[^。！？!?\n「」『』]+[。！？!?\n」』]*")
+SHORT_TEXT_CHARS = 4  # a text of this many Han characters gets half the confidence of a long one
+SENTENCE_MARGIN = 1.0  # logit: a sentence is counted for a side when its own probability is beyond 73% / 27%
+MIXED_SHARE = (0.2, 0.8)  # a document whose Cantonese share falls in here, with evidence on both sides, is mixed
 
 
 @cache
@@ -50,41 +62,111 @@ def _scripts() -> tuple[re.Pattern, re.Pattern]:
     han, foreign = ranges(r"\p{Han}"), ranges(r"\p{Hiragana}\p{Katakana}\p{Hangul}")
     return re.compile(f"[{han}]"), re.compile(f"[{foreign}]")
 
-BIAS = -0.3  # with no evidence either way, lean to "not Cantonese": a Cantonese corpus wants positive evidence
-MIXED_SHARE = (0.2, 0.8)  # a document whose Cantonese share falls in here, with evidence on both sides, is mixed
+
+def tokens(vocabulary: Container[str], text: str) -> list[str]:
+    """The vocabulary's tokens in text, by greedy longest match from left to right (training cuts sentences so too)."""
+    found, i, n = [], 0, len(text)
+    while i < n:
+        for length in range(MAX_TOKEN_LEN, 0, -1):
+            token = text[i : i + length]
+            if token in vocabulary:
+                found.append(token)
+                i += length
+                break
+        else:
+            i += 1
+    return found
 
 
-def _score(evidence: float) -> float:
-    return 1.0 / (1.0 + math.exp(-(evidence + BIAS)))
+def evidence_with(weights: dict[str, float], text: str) -> float:
+    return sum(weights[t] for t in tokens(weights, text))
 
 
-def detect_dialect(text: str) -> DialectResult:
+class Detector:
+    """Per sentence, the summed token weights; per text, score = sigmoid(scale * total + bias)."""
+
+    def __init__(self, weights: dict[str, float], scale: float, bias: float) -> None:
+        self.weights, self.scale, self.bias = weights, scale, bias
+
+    def detect(self, text: str) -> DialectResult:
+        if script_of(text) == "simplified":  # the weights know Traditional best: read Simplified as HK Traditional
+            text = converter("s2hk").convert(text)
+        han_re, foreign_re = _scripts()
+        han = len(han_re.findall(text))
+        if han == 0:
+            return DialectResult("other", 0.0, 0.0)
+        foreign = len(foreign_re.findall(text))
+        if foreign >= 2 and foreign / (foreign + han) > 0.05:
+            return DialectResult("other", 0.0, 0.0)
+
+        evidence = 0.0
+        cantonese_chars = written_chars = 0
+        for sentence in _SENTENCES.findall(text):
+            weight = evidence_with(self.weights, sentence)
+            evidence += weight
+            # A sentence counts for one side only when, alone, it would be labelled so with some confidence.
+            logit = self.scale * weight + self.bias
+            if logit > SENTENCE_MARGIN:
+                cantonese_chars += len(han_re.findall(sentence))
+            elif logit < -SENTENCE_MARGIN:
+                written_chars += len(han_re.findall(sentence))
+
+        # Few characters, little confidence: the logit shrinks towards 0 (its sign, and so the label, stays).
+        logit = (self.scale * evidence + self.bias) * han / (han + SHORT_TEXT_CHARS)
+        score = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+        decided = cantonese_chars + written_chars
+        share = cantonese_chars / decided if decided else score
+        if cantonese_chars and written_chars and MIXED_SHARE[0] <= share <= MIXED_SHARE[1]:
+            return DialectResult("mixed", score, share)
+        return DialectResult("cantonese" if score >= 0.5 else "written_chinese", score, share)
+
+
+# With no evidence either way, lean to "not Cantonese": a Cantonese corpus wants positive evidence.
+MARKER_DETECTOR = Detector(MARKER_WEIGHTS, scale=1.0, bias=-0.3)
+
+
+@cache
+def learned_detector() -> Detector:
+    """The detector with the weights built by `python -m cantonese.build_dialect_weights` (shipped in the package)."""
+    weights, scale, bias = {}, 1.0, 0.0
+    with WEIGHTS_FILE.open(encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#"):
+                continue
+            token, value = line.rstrip("\n").split("\t")
+            if token == "@scale":
+                scale = float(value)
+            elif token == "@bias":
+                bias = float(value)
+            else:
+                weights[token] = float(value)
+    return Detector(weights, scale, bias)
+
+
+def detect_with_markers(text: str) -> DialectResult:
+    """The hand-made markers only (they also label the training sentences of the learned weights)."""
+    return MARKER_DETECTOR.detect(text)
+
+
+# The default is the marker detector: on benchmarks/dialect.py the learned weights gain about a point of recall on
+# ud_hk but lose precision on both sets and run slower (see benchmarks/2026-11-23-dialect.md).
+METHODS = ("markers", "learned")
+
+
+def _detector(method: str) -> Detector:
+    if method == "markers":
+        return MARKER_DETECTOR
+    if method == "learned":
+        return learned_detector()
+    msg = f"unknown dialect detection method {method!r}: use one of {METHODS}"
+    raise ValueError(msg)
+
+
+def detect_dialect(text: str, method: str = "markers") -> DialectResult:
     """Label ("cantonese", "written_chinese", "mixed", "other"), probability of Cantonese, and Cantonese share."""
-    han_re, foreign_re = _scripts()
-    han = len(han_re.findall(text))
-    if han == 0:
-        return DialectResult("other", 0.0, 0.0)
-    foreign = len(foreign_re.findall(text))
-    if foreign >= 2 and foreign / (foreign + han) > 0.05:
-        return DialectResult("other", 0.0, 0.0)
-
-    evidence = 0.0
-    cantonese_chars = written_chars = 0
-    for sentence in _SENTENCES.findall(text):
-        weight = sum(_MARKER_WEIGHT[m] for m in _MARKERS.findall(sentence))
-        evidence += weight
-        if weight > 0:
-            cantonese_chars += len(han_re.findall(sentence))
-        elif weight < 0:
-            written_chars += len(han_re.findall(sentence))
-
-    score = _score(evidence)
-    decided = cantonese_chars + written_chars
-    share = cantonese_chars / decided if decided else score
-    if cantonese_chars and written_chars and MIXED_SHARE[0] <= share <= MIXED_SHARE[1]:
-        return DialectResult("mixed", score, share)
-    return DialectResult("cantonese" if score >= 0.5 else "written_chinese", score, share)
+    return _detector(method).detect(text)
 
 
-def detect_dialect_batch(texts: Sequence[str]) -> list[DialectResult]:
-    return [detect_dialect(t) for t in texts]
+def detect_dialect_batch(texts: Sequence[str], method: str = "markers") -> list[DialectResult]:
+    detector = _detector(method)
+    return [detector.detect(t) for t in texts]

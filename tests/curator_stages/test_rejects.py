@@ -33,7 +33,7 @@ def test_dropped_documents_are_written_with_stage_reason_and_score(tmp_path):
 def test_dialect_scores_become_columns_in_kept_and_rejected_records(tmp_path):
     stage = ScoreFilterWithRejects(DialectFilter("cantonese", keep_labels=["cantonese"]), name="dialect",
                                    rejects_path=str(tmp_path))
-    kept = stage.process(batch(["佢哋喺度食緊飯", "他們在吃飯"])).to_pandas()
+    kept = stage.process(batch(["佢哋喺度食緊飯，你嚟唔嚟呀？", "他們在吃飯，你來不來？"])).to_pandas()
     assert kept["dialect_label"].tolist() == ["cantonese"] and kept["dialect_score"].iloc[0] > 0.9
     (rejected,) = rejects_in(tmp_path)
     assert rejected["reason"] == "written_chinese" and rejected["dialect_score"] < 0.1
