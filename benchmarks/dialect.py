@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+TIMING_ROUNDS = 5
 
 
 def conllu_sentences(path: Path) -> list[str]:
@@ -70,8 +71,11 @@ def main() -> None:
     for name, is_cantonese in systems().items():
         is_cantonese(every_text[0])  # loads models outside the timing
         start = time.perf_counter()
+        for _ in range(TIMING_ROUNDS - 1):  # short sentences: repeat for a stable timing
+            for t in every_text:
+                is_cantonese(t)
         predictions = {t: is_cantonese(t) for t in every_text}
-        speed = total_chars / (time.perf_counter() - start)
+        speed = TIMING_ROUNDS * total_chars / (time.perf_counter() - start)
         for set_name, (yue, zh) in sets.items():
             true_positive = sum(predictions[t] for t in yue)
             false_positive = sum(predictions[t] for t in zh)

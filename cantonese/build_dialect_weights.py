@@ -49,7 +49,7 @@ def jieba_frequencies() -> Counter:
     forms = [converter(profile).convert(joined).split("\n") for profile in ("s2t", "s2hk", "s2tw")]
     freq: Counter = Counter()
     for i, (word, count) in enumerate(words):
-        for form in {word, *(f[i] for f in forms)}:
+        for form in sorted({word, *(f[i] for f in forms)}):  # sorted: set order changes between runs
             freq[form] += count
     return freq
 
@@ -127,15 +127,15 @@ def build() -> tuple[dict[str, float], float, dict[str, float]]:
     return weights, float(model.intercept_[0]), metrics
 
 
-def main() -> None:
+def main(output: Path = OUTPUT) -> None:
     weights, bias, metrics = build()
-    OUTPUT.parent.mkdir(exist_ok=True)
-    with OUTPUT.open("w", encoding="utf-8") as f:
+    output.parent.mkdir(exist_ok=True)
+    with output.open("w", encoding="utf-8") as f:
         f.write("# built by `python -m cantonese.build_dialect_weights`; score = sigmoid(sum of weights + bias)\n")
         f.write(f"@scale\t1.0\n@bias\t{bias:.6f}\n")
         for token, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
             f.write(f"{token}\t{weight}\n")
-    print(f"wrote {OUTPUT}: {len(weights)} tokens; held-out recall {metrics['held_out_recall']:.3f}, "
+    print(f"wrote {output}: {len(weights)} tokens; held-out recall {metrics['held_out_recall']:.3f}, "
           f"precision {metrics['held_out_precision']:.3f}")
 
 

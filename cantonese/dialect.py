@@ -63,10 +63,14 @@ def _scripts() -> tuple[re.Pattern, re.Pattern]:
     return re.compile(f"[{han}]"), re.compile(f"[{foreign}]")
 
 
-def tokens(vocabulary: Container[str], text: str) -> list[str]:
-    """The vocabulary's tokens in text, by greedy longest match from left to right (training cuts sentences so too)."""
+def tokens(vocabulary: Container[str], text: str, starts: Container[str] | None = None) -> list[str]:
+    """The vocabulary's tokens in text, by greedy longest match from left to right (training cuts sentences so too).
+    starts: the first characters of the tokens, if known: positions where no token starts are skipped quickly."""
     found, i, n = [], 0, len(text)
     while i < n:
+        if starts is not None and text[i] not in starts:
+            i += 1
+            continue
         for length in range(MAX_TOKEN_LEN, 0, -1):
             token = text[i : i + length]
             if token in vocabulary:
@@ -78,8 +82,8 @@ def tokens(vocabulary: Container[str], text: str) -> list[str]:
     return found
 
 
-def evidence_with(weights: dict[str, float], text: str) -> float:
-    return sum(weights[t] for t in tokens(weights, text))
+def evidence_with(weights: dict[str, float], text: str, starts: Container[str] | None = None) -> float:
+    return sum(weights[t] for t in tokens(weights, text, starts))
 
 
 class Detector:
@@ -87,6 +91,7 @@ class Detector:
 
     def __init__(self, weights: dict[str, float], scale: float, bias: float) -> None:
         self.weights, self.scale, self.bias = weights, scale, bias
+        self.starts = frozenset(token[0] for token in weights)
 
     def detect(self, text: str) -> DialectResult:
         if script_of(text) == "simplified":  # the weights know Traditional best: read Simplified as HK Traditional
@@ -102,7 +107,7 @@ class Detector:
         evidence = 0.0
         cantonese_chars = written_chars = 0
         for sentence in _SENTENCES.findall(text):
-            weight = evidence_with(self.weights, sentence)
+            weight = evidence_with(self.weights, sentence, self.starts)
             evidence += weight
             # A sentence counts for one side only when, alone, it would be labelled so with some confidence.
             logit = self.scale * weight + self.bias
