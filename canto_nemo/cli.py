@@ -1,6 +1,6 @@
 """`canto-nemo COMMAND [key=value ...]`: composes the Hydra config of a command and calls into the packages.
 
-Commands: curate, detect, demo. Each takes `--help`.
+Commands: curate, dedup, detect, demo. Each takes `--help`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,10 @@ commands:
   curate   input=PATH output=DIR [pipeline=default|minimal] [dialect=cantonese_and_mixed|cantonese_only|keep_all]
            [any.other=override]   curate text with NeMo Curator; writes DIR/curated, DIR/rejects, DIR/stats.json,
                                   DIR/report.html
-  detect   [input=FILE] [text_field=text]   Cantonese dialect label and score per line (or JSONL record), as JSONL
+  dedup    input=PATH output=DIR [device=auto|cpu|cuda] [fuzzy.threshold=0.7 ...]   exact and near-duplicate
+           removal only; writes DIR/curated, DIR/rejects (with duplicate_of), DIR/stats.json, DIR/report.html
+  detect   [input=FILE] [text_field=text] [method=markers|learned]   Cantonese dialect label and score per line
+           (or JSONL record), as JSONL
   demo     [output=DIR]           curate the LIHKG posts in ../shared/data and the corpora pycantonese ships
 
 Run `canto-nemo COMMAND --help` for a command's options."""
@@ -36,6 +39,15 @@ DETECT_HELP = """usage: canto-nemo detect [input=FILE] [text_field=text]
 Reads lines of text (or JSONL records with a text field) from FILE or standard input and writes one JSON object per
 line: {"text", "label", "score", "share"}. label is cantonese, written_chinese, mixed or other; score the
 probability that the text is Cantonese; share the Cantonese part of the text's Han characters."""
+
+DEDUP_HELP = """usage: canto-nemo dedup input=PATH output=DIR [device=auto|cpu|cuda] [key=value ...]
+
+Exact dedup (hash of the text without whitespace) and fuzzy dedup (MinHash over character n-grams, LSH banding,
+connected components) and nothing else. Kept documents go to DIR/curated/, each removed one to DIR/rejects/ with
+stage, reason (exact_duplicate | near_duplicate) and duplicate_of (the id that survives its cluster).
+Options: fuzzy.ngram fuzzy.bands fuzzy.rows fuzzy.threshold fuzzy.fold_variants fuzzy.ignore_punctuation
+exact_dedup=false fuzzy_dedup=false text_field overwrite ray.address executor (see `canto-nemo curate --help`).
+"""
 
 DEMO_HELP = """usage: canto-nemo demo [output=DIR]
 
@@ -85,11 +97,15 @@ def run_curation(cfg) -> dict:
     from curator_stages.workflow import CurationWorkflow
 
     check_targets(cfg, "config")
+    from curator_stages.minhash import MinHashConfig
+
     stages = {name: build(spec, f"stages.{name}") for name, spec in (cfg.get("stages") or {}).items()}
+    fuzzy = MinHashConfig(**OmegaConf.to_container(cfg.fuzzy)) if cfg.fuzzy_dedup else None
     inputs = OmegaConf.to_container(cfg.input) if OmegaConf.is_list(cfg.input) else [str(cfg.input)]
     workflow = CurationWorkflow(
         inputs=inputs, output=str(cfg.output), stages=stages, text_field=cfg.text_field,
-        exact_dedup=cfg.exact_dedup, output_format=cfg.output_format, batch_size=cfg.batch_size,
+        exact_dedup=cfg.exact_dedup, fuzzy_dedup=fuzzy, device=cfg.device, output_format=cfg.output_format,
+        batch_size=cfg.batch_size,
         split_bytes=cfg.split_bytes, executor=cfg.executor, ray_address=cfg.ray.address, overwrite=cfg.overwrite,
         keep_work=cfg.keep_work,
     )
@@ -107,6 +123,13 @@ def _print_summary(stats: dict, output: str) -> None:
           f"{stats['documents_rejected']:,}: {verdict}  ({stats['elapsed_s']} s)")
     print(f"curated: {output}/curated/  rejects: {output}/rejects/  stats: {output}/stats.json  "
           f"report: {output}/report.html")
+
+
+def dedup(overrides: list[str]) -> int:
+    if "--help" in overrides or "-h" in overrides:
+        print(DEDUP_HELP)
+        return 0
+    return curate(["pipeline=none", "~dialect", *overrides])
 
 
 def detect(args: list[str]) -> int:
@@ -131,7 +154,7 @@ def detect(args: list[str]) -> int:
                     print(f"canto-nemo detect: line {n}: not a JSON object with a {text_field!r} string ({err})",
                           file=sys.stderr)
                     continue
-            result = detect_dialect(text)
+            result = detect_dialect(text, method=options.get("method", "markers"))
             print(json.dumps({"text": text, "label": result.label, "score": round(result.score, 4),
                               "share": round(result.share, 4)}, ensure_ascii=False))
     return 0
@@ -161,7 +184,7 @@ def demo(args: list[str]) -> int:
     return 0 if stats["reconciled"] else 1
 
 
-COMMANDS = {"curate": curate, "detect": detect, "demo": demo}
+COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 import fsspec
 import pandas as pd
@@ -55,23 +56,25 @@ def find_exact_duplicates(parquet_dir: str) -> pd.DataFrame:
     return pd.DataFrame({"id": duplicates["id"].to_numpy(), "duplicate_of": survivor[duplicates.index].to_numpy()})
 
 
+@cache
+def _duplicate_table(path: str) -> dict[str, str]:
+    """Loaded once per worker process. (A `setup` would make this an actor stage, and two actor stages in one pass
+    hold both CPUs of a small machine while the writer waits for one.)"""
+    with fsspec.open(path, "rb") as f:
+        table = pd.read_parquet(f)
+    return dict(zip(table["id"], table["duplicate_of"], strict=True))
+
+
 @dataclass
 class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Drops the ids listed in `duplicates_path` (a Parquet table id, duplicate_of), writing each to the rejects
-    with reason `reason` and the id of its cluster's survivor. The hash column goes: its work is done."""
+    with reason `reason` and the id of its cluster's survivor. Internal columns (names starting with "_": hashes,
+    signatures) go, from the kept documents and the rejects alike: their work is done."""
 
     duplicates_path: str
     rejects_path: str | None = None
     reason: str = "exact_duplicate"
     name: str = "exact_dedup"
-
-    def setup(self, _worker_metadata=None) -> None:
-        self._duplicate_of = self._load()
-
-    def _load(self) -> dict[str, str]:
-        with fsspec.open(self.duplicates_path, "rb") as f:
-            table = pd.read_parquet(f)
-        return dict(zip(table["id"], table["duplicate_of"], strict=True))
 
     def inputs(self) -> tuple[list[str], list[str]]:
         return ["data"], ["id"]
@@ -80,10 +83,10 @@ class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
         return ["data"], []
 
     def process(self, batch: DocumentBatch) -> DocumentBatch:
-        if not hasattr(self, "_duplicate_of"):
-            self.setup()
-        df = batch.to_pandas().drop(columns=[HASH_COLUMN], errors="ignore")
-        duplicate_of = df["id"].map(self._duplicate_of)
+        duplicate_of_id = _duplicate_table(self.duplicates_path)
+        df = batch.to_pandas()
+        df = df.drop(columns=[c for c in df.columns if c.startswith("_")])
+        duplicate_of = df["id"].map(duplicate_of_id)
         dropped = duplicate_of.notna()
         if dropped.any() and self.rejects_path is not None:
             rejected = df[dropped].copy()

@@ -1,8 +1,9 @@
-"""The curation workflow: read -> your stages -> exact dedup -> write, on any NeMo Curator executor.
+"""The curation workflow: read -> your stages -> exact and fuzzy dedup -> write, on any NeMo Curator executor.
 
-Pass 1 runs a Curator Pipeline (reader, the configured modifiers and filters, an exact-hash stage) and writes the
-survivors to Parquet under DIR/_work/. The duplicate finder then reads only (id, hash) of the whole corpus, and pass 2
-(another Curator Pipeline) drops the duplicates and writes DIR/curated/. Every stage writes what it drops to
+Pass 1 runs a Curator Pipeline (reader, the configured modifiers and filters, an exact-hash stage, a MinHash stage)
+and writes the survivors to Parquet under DIR/_work/. The duplicate finders then read only what they need of the
+whole corpus (ids, hashes, band keys), and pass 2 (another Curator Pipeline) drops the duplicates and writes
+DIR/curated/. Every stage writes what it drops to
 DIR/rejects/; at the end, documents read = curated + rejected is checked and written to DIR/stats.json, and
 DIR/report.html shows the run to a person.
 """
@@ -24,6 +25,8 @@ from nemo_curator.stages.text.io.writer import JsonlWriter, ParquetWriter
 from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
 
 from curator_stages.dedup import DuplicateRemover, ExactHashStage, find_exact_duplicates
+from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
+from curator_stages.minhash import MinHashConfig
 from curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 from curator_stages.rejects import ScoreFilterWithRejects
 from curator_stages.report import write_report
@@ -81,6 +84,8 @@ class CurationWorkflow:
     stages: dict[str, object] = field(default_factory=dict)
     text_field: str = "text"
     exact_dedup: bool = True
+    fuzzy_dedup: MinHashConfig | None = None
+    device: str = "auto"
     output_format: str = "jsonl"
     batch_size: int = 5000
     split_bytes: int = 256 * 1024 * 1024
@@ -100,9 +105,11 @@ class CurationWorkflow:
         self.paths["filtered"] = str(out / "_work" / "filtered")
         self.paths["counts"] = str(out / "_work" / "read_counts")
         self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
+        self.paths["near_duplicates"] = str(out / "_work" / "near_duplicates.parquet")
 
     def stage_names(self) -> list[str]:
-        return ["read", *self.stages, *(["exact_dedup"] if self.exact_dedup else [])]
+        dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * (self.fuzzy_dedup is not None)
+        return ["read", *self.stages, *dedup]
 
     def run(self) -> dict:
         started = time.time()
@@ -117,17 +124,13 @@ class CurationWorkflow:
                          counts_path=self.paths["counts"]),
         ]
         middle = [as_stage(name, obj, self.text_field, self.paths["rejects"]) for name, obj in self.stages.items()]
-        if self.exact_dedup:
-            logger.info("pass 1/2: read, modify and filter")
-            self._run(reader + middle + [ExactHashStage(self.text_field), ParquetWriter(self.paths["filtered"])])
-            duplicates = find_exact_duplicates(self.paths["filtered"])
-            duplicates.to_parquet(self.paths["duplicates"], index=False)
-            logger.info(f"found {len(duplicates)} exact duplicate(s); pass 2/2: remove them and write")
-            self._run([
-                ParquetReader(self.paths["filtered"]),
-                DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]),
-                self._writer(),
-            ])
+        if self.exact_dedup or self.fuzzy_dedup is not None:
+            logger.info("pass 1/2: read, modify, filter and hash")
+            hashing = [ExactHashStage(self.text_field)] * self.exact_dedup
+            if self.fuzzy_dedup is not None:
+                hashing.append(MinHashStage(self.fuzzy_dedup, text_field=self.text_field, device=self.device))
+            self._run(reader + middle + hashing + [ParquetWriter(self.paths["filtered"])])
+            self._run(self._identify_and_remove())
         else:
             logger.info("pass 1/1: read, modify, filter and write")
             self._run(reader + middle + [self._writer()])
@@ -142,6 +145,25 @@ class CurationWorkflow:
             f"{stats['documents_rejected']}: {'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}"
         )
         return stats
+
+    def _identify_and_remove(self) -> list[ProcessingStage]:
+        """Finds the duplicates over the whole corpus; returns pass 2, which removes them and writes."""
+        removers: list[ProcessingStage] = []
+        exact_ids: set[str] = set()
+        if self.exact_dedup:
+            duplicates = find_exact_duplicates(self.paths["filtered"])
+            duplicates.to_parquet(self.paths["duplicates"], index=False)
+            exact_ids = set(duplicates["id"])
+            logger.info(f"found {len(duplicates)} exact duplicate(s)")
+            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
+        if self.fuzzy_dedup is not None:
+            near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
+            near.to_parquet(self.paths["near_duplicates"], index=False)
+            logger.info(f"found {len(near)} near duplicate(s)")
+            removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=self.paths["rejects"],
+                                             reason="near_duplicate", name="fuzzy_dedup"))
+        logger.info("pass 2/2: remove duplicates and write")
+        return [ParquetReader(self.paths["filtered"]), *removers, self._writer()]
 
     def _prepare_output(self) -> None:
         out = Path(self.output)

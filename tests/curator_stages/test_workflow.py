@@ -48,7 +48,8 @@ def test_every_document_is_curated_or_rejected_with_a_reason(curated_run):
     assert len({d["id"] for d in curated} | {r["id"] for r in rejects}) == n_lines
     assert all(r["stage"] and r["reason"] for r in rejects)
     assert [s["stage"] for s in stats["stages"]][:4] == ["read", "normalize", "clean", "pii"]
-    assert stats["stages"][-1]["stage"] == "exact_dedup" and stats["stages"][-1]["out"] == len(curated)
+    assert [s["stage"] for s in stats["stages"]][-2:] == ["exact_dedup", "fuzzy_dedup"]
+    assert stats["stages"][-1]["out"] == len(curated)
 
 
 def test_each_case_lands_where_it_should(curated_run):

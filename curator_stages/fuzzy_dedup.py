@@ -1,0 +1,106 @@
+"""Fuzzy (near-duplicate) dedup for Han-script text, in NeMo Curator's identify-then-remove shape.
+
+1. `MinHashStage` adds MinHash signatures and LSH band keys (curator_stages/minhash.py; torch, CUDA or CPU).
+2. `find_fuzzy_duplicates` reads (id, band keys) of the whole corpus, one band at a time; documents that share a
+   band key are candidates; a candidate pair is kept when the two signatures agree on at least `threshold` of their
+   minhashes; connected components of the kept pairs are the clusters; the smallest id of a cluster survives.
+3. `DuplicateRemover` (curator_stages/dedup.py) drops the others with reason `near_duplicate` and `duplicate_of`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import pyarrow.dataset as pads
+import torch
+from nemo_curator.stages.base import ProcessingStage
+from nemo_curator.stages.resources import Resources
+from nemo_curator.tasks import DocumentBatch
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from curator_stages.minhash import MinHashConfig, band_keys, resolve_device, signatures
+
+SIGNATURE_COLUMN = "_minhash"
+BANDS_COLUMN = "_lsh_bands"
+
+
+@dataclass
+class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """Adds `_minhash` (num_perm int64) and `_lsh_bands` (bands int64) to every document."""
+
+    config: MinHashConfig = field(default_factory=MinHashConfig)
+    text_field: str = "text"
+    device: str = "auto"
+    name: str = "minhash"
+
+    def __post_init__(self) -> None:
+        self.device = resolve_device(self.device)
+        if self.device == "cuda":
+            self.resources = Resources(cpus=1.0, gpus=1.0)
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [self.text_field]
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], [SIGNATURE_COLUMN, BANDS_COLUMN]
+
+    def process(self, batch: DocumentBatch) -> DocumentBatch:
+        df = batch.to_pandas()
+        signature = signatures(df[self.text_field].tolist(), self.config, self.device)
+        df[SIGNATURE_COLUMN] = list(signature.numpy())
+        df[BANDS_COLUMN] = list(band_keys(signature, self.config).numpy())
+        return DocumentBatch(dataset_name=batch.dataset_name, data=df, _metadata=batch._metadata,
+                             _stage_perf=batch._stage_perf)
+
+
+def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
+    """(pairs, 2) row indices: each document with the first document (lowest row) of every band bucket it is in."""
+    pairs = []
+    for band in range(bands.shape[1]):
+        keys = bands[:, band]
+        order = np.argsort(keys, kind="stable")  # stable: within a bucket, rows stay in ascending order
+        sorted_keys = keys[order]
+        starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+        first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+        keep = order != first
+        pairs.append(np.stack([order[keep], first[keep]], axis=1))
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
+def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[str] | None = None) -> pd.DataFrame:
+    """(id, duplicate_of) for every document in a near-duplicate cluster but its smallest id."""
+    dataset = pads.dataset(parquet_dir, format="parquet")
+    table = dataset.to_table(columns=["id", BANDS_COLUMN])
+    ids = np.asarray(table.column("id").to_pylist(), dtype=object)
+    rows = np.argsort(ids, kind="stable")  # row order = id order, so "first in bucket" is the smallest id
+    ids = ids[rows]
+    if exclude:
+        rows = rows[~np.isin(ids, list(exclude))]
+        ids = np.asarray(table.column("id").to_pylist(), dtype=object)[rows]
+    if len(rows) < 2:
+        return pd.DataFrame({"id": [], "duplicate_of": []})
+    bands = np.stack(table.column(BANDS_COLUMN).to_numpy(zero_copy_only=False))[rows]
+    pairs = _candidate_pairs(bands)
+    if len(pairs) == 0:
+        return pd.DataFrame({"id": [], "duplicate_of": []})
+
+    involved = np.unique(pairs)
+    signature_table = dataset.to_table(columns=[SIGNATURE_COLUMN]).column(SIGNATURE_COLUMN)
+    source_rows = torch.as_tensor(rows[involved])
+    signature = torch.as_tensor(np.stack(signature_table.take(source_rows.numpy()).to_numpy(zero_copy_only=False)))
+    position = {row: i for i, row in enumerate(involved)}
+    left = signature[[position[r] for r in pairs[:, 0]]]
+    right = signature[[position[r] for r in pairs[:, 1]]]
+    similar = ((left == right).float().mean(dim=1) >= config.threshold).numpy()
+    kept = pairs[similar]
+
+    graph = coo_matrix((np.ones(len(kept)), (kept[:, 0], kept[:, 1])), shape=(len(rows), len(rows)))
+    _, component = connected_components(graph, directed=False)
+    survivor_row = pd.Series(np.arange(len(rows))).groupby(component).transform("min").to_numpy()
+    duplicate = survivor_row != np.arange(len(rows))
+    return pd.DataFrame({"id": ids[duplicate], "duplicate_of": ids[survivor_row[duplicate]]})

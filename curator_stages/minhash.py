@@ -1,0 +1,123 @@
+"""MinHash signatures and LSH band keys over character n-grams, written once on torch: CUDA when asked, CPU otherwise,
+with the same integers on both (all arithmetic is int64 modulo the prime 2^31 - 1, so nothing overflows).
+
+Han text has no spaces to split words on, so shingles are character n-grams of a normalised form of the text: with
+`fold_variants` Simplified and Traditional characters fold to one script (the same text in both is a duplicate), and
+with `ignore_punctuation` punctuation, symbols and whitespace go (re-punctuated copies are duplicates).
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import torch
+
+PRIME = (1 << 31) - 1
+_BASE = 1_000_003  # polynomial base for shingle hashes (a prime below PRIME)
+_CHUNK = 16384  # shingles hashed per step: the (chunk x permutations) block stays in cache
+
+
+@dataclass(frozen=True)
+class MinHashConfig:
+    """ngram: characters per shingle. bands x rows: LSH banding (num_perm = bands * rows); two documents become
+    candidates when all rows of any band agree, which for Jaccard similarity s happens with probability
+    1 - (1 - s^rows)^bands. threshold: candidates are kept as duplicates only when their signatures agree on at least
+    this share of permutations (the MinHash estimate of Jaccard similarity)."""
+
+    ngram: int = 5
+    bands: int = 16
+    rows: int = 8
+    threshold: float = 0.7
+    seed: int = 42
+    fold_variants: bool = True
+    ignore_punctuation: bool = True
+
+    @property
+    def num_perm(self) -> int:
+        return self.bands * self.rows
+
+
+# Everything but letters and digits: punctuation, symbols, whitespace, controls.
+_NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
+
+
+def normalise_for_shingles(texts: list[str], config: MinHashConfig) -> list[str]:
+    if config.fold_variants:
+        from cantonese.variants import converter
+
+        # One script for both: Traditional -> Simplified is many-to-one, so both spellings land on the same text.
+        # One OpenCC call for the batch, split on a character the texts do not hold.
+        joined = "\x1e".join(texts)
+        folded = converter("t2s").convert(joined).split("\x1e")
+        texts = folded if len(folded) == len(texts) else [converter("t2s").convert(t) for t in texts]
+    if config.ignore_punctuation:
+        texts = [_NOT_LETTER_OR_DIGIT.sub("", t) for t in texts]
+    return texts
+
+
+def shingles(texts: list[str], ngram: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(hash of every character n-gram of every text, index of its text), all texts at once. A text shorter than n
+    is padded to one shingle; repeated shingles stay (they cannot change a minimum)."""
+    padded = [t + "\0" * (ngram - len(t)) if len(t) < ngram else t for t in texts]
+    codes = torch.from_numpy(np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64))
+    lengths = torch.tensor([len(t) for t in padded])
+    ends = torch.cumsum(lengths, 0)
+    owner = torch.repeat_interleave(torch.arange(len(texts)), lengths)
+    windows = len(codes) - ngram + 1
+    hashes = torch.zeros(windows, dtype=torch.int64)
+    for k in range(ngram):
+        hashes = (hashes * _BASE + codes[k : k + windows]) % PRIME
+    owner = owner[:windows]
+    inside = torch.arange(windows) + ngram <= ends[owner]  # the window does not run into the next text
+    return hashes[inside], owner[inside]
+
+
+@cache
+def _permutations(num_perm: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    a = torch.randint(1, PRIME, (num_perm,), generator=generator, dtype=torch.int64)
+    b = torch.randint(0, PRIME, (num_perm,), generator=generator, dtype=torch.int64)
+    return a.to(device), b.to(device)
+
+
+def signatures(texts: list[str], config: MinHashConfig, device: str = "cpu") -> torch.Tensor:
+    """(len(texts), num_perm) int64 MinHash signatures; identical on CPU and CUDA."""
+    if not texts:
+        return torch.empty((0, config.num_perm), dtype=torch.int64)
+    hashes, owner = shingles(normalise_for_shingles(texts, config), config.ngram)
+    hashes, owner = hashes.to(device), owner.to(device)
+    a, b = _permutations(config.num_perm, config.seed, device)
+    result = torch.full((len(texts), config.num_perm), PRIME, dtype=torch.int64, device=device)
+    with warnings.catch_warnings():  # index_reduce_ is marked beta; it is the fastest segment-min torch has
+        warnings.simplefilter("ignore", UserWarning)
+        for start in range(0, len(hashes), _CHUNK):
+            block = torch.mul(hashes[start : start + _CHUNK, None], a)
+            block.add_(b).remainder_(PRIME)
+            result.index_reduce_(0, owner[start : start + _CHUNK], block, "amin")
+    return result.cpu()
+
+
+def band_keys(signature: torch.Tensor, config: MinHashConfig) -> torch.Tensor:
+    """(documents, bands) int64: one hash per band of `rows` minhashes."""
+    bands = signature.reshape(len(signature), config.bands, config.rows)
+    keys = torch.zeros(bands.shape[:2], dtype=torch.int64)
+    for row in range(config.rows):
+        keys = (keys * _BASE + bands[:, :, row]) % PRIME
+    return keys
+
+
+def resolve_device(device: str) -> str:
+    """auto: CUDA when torch sees a GPU, else CPU."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        msg = "device=cuda was asked for, but torch sees no CUDA GPU here: use device=auto or device=cpu"
+        raise ValueError(msg)
+    if device not in ("cpu", "cuda"):
+        msg = f"device must be auto, cpu or cuda, not {device!r}"
+        raise ValueError(msg)
+    return device
