@@ -28,7 +28,7 @@ class MinHashConfig:
     1 - (1 - s^rows)^bands. threshold: candidates are kept as duplicates only when their signatures agree on at least
     this share of permutations (the MinHash estimate of Jaccard similarity)."""
 
-    ngram: int = 5
+    ngram: int = 3
     bands: int = 16
     rows: int = 8
     threshold: float = 0.7
