@@ -90,9 +90,9 @@ def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[
         return pd.DataFrame({"id": [], "duplicate_of": []})
 
     involved = np.unique(pairs)
-    signature_table = dataset.to_table(columns=[SIGNATURE_COLUMN]).column(SIGNATURE_COLUMN)
-    source_rows = torch.as_tensor(rows[involved])
-    signature = torch.as_tensor(np.stack(signature_table.take(source_rows.numpy()).to_numpy(zero_copy_only=False)))
+    # Only the candidates' signatures are read: the corpus's stay on disk.
+    taken = dataset.take(rows[involved], columns=[SIGNATURE_COLUMN]).column(SIGNATURE_COLUMN)
+    signature = torch.as_tensor(np.stack(taken.to_numpy(zero_copy_only=False)))
     position = {row: i for i, row in enumerate(involved)}
     left = signature[[position[r] for r in pairs[:, 0]]]
     right = signature[[position[r] for r in pairs[:, 1]]]
