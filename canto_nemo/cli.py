@@ -93,6 +93,9 @@ def run_curation(cfg) -> dict:
     """Builds the workflow from a composed config (every `_target_` checked first) and runs it."""
     from omegaconf import OmegaConf
 
+    from curator_stages.ray_env import configure_ray
+
+    configure_ray(cfg.ray.address)  # before anything imports Ray
     from curator_stages.config import build, check_targets
     from curator_stages.workflow import CurationWorkflow
 

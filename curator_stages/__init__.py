@@ -3,30 +3,28 @@
 Modifiers (use with Curator's `Modify`): Normalizer, DictionaryAwareCleaner, PiiRedactor.
 Filters (use with `ScoreFilterWithRejects`, or Curator's `ScoreFilter`): DialectFilter, CharLengthFilter,
 ScriptRatioFilter, SymbolRatioFilter, RepeatedLinesFilter, RepeatedCharNGramFilter.
-Stages: InputPartitioner + RecordReader (reading), ExactHashStage + DuplicateRemover (exact dedup).
-Workflow: CurationWorkflow runs them all and accounts for every document.
+Stages: InputPartitioner + RecordReader (reading), ExactHashStage / MinHashStage + DuplicateRemover (dedup).
+Workflow: CurationWorkflow runs them all and accounts for every document; call configure_ray first.
 """
 
-from curator_stages.clean import DictionaryAwareCleaner
-from curator_stages.dedup import DuplicateRemover, ExactHashStage, find_exact_duplicates
-from curator_stages.dialect import DialectFilter
-from curator_stages.language_pack import DialectResult, LanguagePack, PiiPattern, get_pack
-from curator_stages.normalize import Normalizer
-from curator_stages.pii import PiiRedactor
-from curator_stages.quality import (
-    CharLengthFilter,
-    RepeatedCharNGramFilter,
-    RepeatedLinesFilter,
-    ScriptRatioFilter,
-    SymbolRatioFilter,
-)
-from curator_stages.readers import InputPartitioner, RecordReader
-from curator_stages.rejects import ScoreFilterWithRejects
-from curator_stages.workflow import CurationWorkflow
+import importlib
 
-__all__ = [
-    "CharLengthFilter", "CurationWorkflow", "DialectFilter", "DialectResult", "DictionaryAwareCleaner",
-    "DuplicateRemover", "ExactHashStage", "InputPartitioner", "LanguagePack", "Normalizer", "PiiPattern",
-    "PiiRedactor", "RecordReader", "RepeatedCharNGramFilter", "RepeatedLinesFilter", "ScoreFilterWithRejects",
-    "ScriptRatioFilter", "SymbolRatioFilter", "find_exact_duplicates", "get_pack",
-]
+# Where each public name lives. Loaded on first use (PEP 562), so `import curator_stages.ray_env` stays light
+# and can run before anything imports Ray.
+_EXPORTS = {
+    "DictionaryAwareCleaner": "clean", "DuplicateRemover": "dedup", "ExactHashStage": "dedup",
+    "find_exact_duplicates": "dedup", "DialectFilter": "dialect", "MinHashStage": "fuzzy_dedup",
+    "find_fuzzy_duplicates": "fuzzy_dedup", "DialectResult": "language_pack", "LanguagePack": "language_pack",
+    "PiiPattern": "language_pack", "get_pack": "language_pack", "MinHashConfig": "minhash", "Normalizer": "normalize",
+    "PiiRedactor": "pii", "CharLengthFilter": "quality", "RepeatedCharNGramFilter": "quality",
+    "RepeatedLinesFilter": "quality", "ScriptRatioFilter": "quality", "SymbolRatioFilter": "quality",
+    "InputPartitioner": "readers", "RecordReader": "readers", "ScoreFilterWithRejects": "rejects",
+    "configure_ray": "ray_env", "CurationWorkflow": "workflow",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'curator_stages' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"curator_stages.{_EXPORTS[name]}"), name)

@@ -10,7 +10,6 @@ DIR/report.html shows the run to a person.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -27,23 +26,13 @@ from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
 from curator_stages.dedup import DuplicateRemover, ExactHashStage, find_exact_duplicates
 from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
 from curator_stages.minhash import MinHashConfig
+from curator_stages.ray_env import configure_ray
 from curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 from curator_stages.rejects import ScoreFilterWithRejects
 from curator_stages.report import write_report
 from curator_stages.stats import collect_stats
 
 EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
-
-
-def configure_ray(address: str | None) -> None:
-    """Local runs stay on 127.0.0.1 with no auth token or usage reporting; a cluster address is configuration."""
-    if address:
-        os.environ["RAY_ADDRESS"] = address
-        return
-    os.environ["RAY_ADDRESS"] = "local"  # a fresh local instance, never a stale cluster from an earlier run
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # keeps every Ray socket on loopback
-    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 
 
 def make_executor(name: str):

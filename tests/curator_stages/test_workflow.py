@@ -92,8 +92,7 @@ def test_python_api_composes_with_curators_own_stages(tmp_path, lihkg_posts):
     from nemo_curator.stages.text.modifiers import Modify
 
     from cantonese import CantoneseNormalizer
-    from curator_stages import DialectFilter, DictionaryAwareCleaner
-    from curator_stages.workflow import configure_ray
+    from curator_stages import DialectFilter, DictionaryAwareCleaner, configure_ray
 
     (tmp_path / "in").mkdir()
     texts = [*lihkg_posts[:40], "他們在吃飯，我們明天再去看電影吧。"]

@@ -1,0 +1,28 @@
+"""Local runs keep Ray on 127.0.0.1; the setting must come before Ray is imported, and our package import leaves
+Ray unimported so that it can."""
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(code: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def test_importing_the_package_does_not_import_ray():
+    done = run("import sys, curator_stages, curator_stages.ray_env; print('ray' in sys.modules)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
+
+
+@pytest.mark.slow
+def test_a_local_run_binds_ray_to_loopback():
+    done = run(
+        "from curator_stages import configure_ray; configure_ray(None)\n"
+        "import ray; ray.init(num_cpus=1, include_dashboard=False)\n"
+        "print(ray.util.get_node_ip_address(), ray.nodes()[0]['NodeManagerAddress']); ray.shutdown()"
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["127.0.0.1", "127.0.0.1"]
