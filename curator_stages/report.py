@@ -9,10 +9,11 @@ import json
 from itertools import pairwise
 from pathlib import Path
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;color:#222}
+_STYLE = """body{font-family:system-ui,"Noto Sans CJK TC","PingFang HK","Microsoft JhengHei",sans-serif;
+max-width:60rem;margin:2rem auto;color:#222}
 table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #ddd;text-align:right}
 td:first-child,th:first-child{text-align:left}.ok{color:#060}.bad{color:#b00;font-weight:bold}
-pre{white-space:pre-wrap;background:#f6f6f6;padding:.4rem;font-size:.85rem}"""
+pre{white-space:pre-wrap;background:#f6f6f6;padding:.4rem;font-size:.85rem;font-family:inherit}"""
 
 
 def write_report(output: str, stats: dict) -> None:
