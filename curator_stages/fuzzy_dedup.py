@@ -76,12 +76,11 @@ def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[
     """(id, duplicate_of) for every document in a near-duplicate cluster but its smallest id."""
     dataset = pads.dataset(parquet_dir, format="parquet")
     table = dataset.to_table(columns=["id", BANDS_COLUMN])
-    ids = np.asarray(table.column("id").to_pylist(), dtype=object)
-    rows = np.argsort(ids, kind="stable")  # row order = id order, so "first in bucket" is the smallest id
-    ids = ids[rows]
+    all_ids = np.asarray(table.column("id").to_pylist(), dtype=object)
+    rows = np.argsort(all_ids, kind="stable")  # row order = id order, so "first in bucket" is the smallest id
     if exclude:
-        rows = rows[~np.isin(ids, list(exclude))]
-        ids = np.asarray(table.column("id").to_pylist(), dtype=object)[rows]
+        rows = rows[~np.isin(all_ids[rows], list(exclude))]
+    ids = all_ids[rows]
     if len(rows) < 2:
         return pd.DataFrame({"id": [], "duplicate_of": []})
     bands = np.stack(table.column(BANDS_COLUMN).to_numpy(zero_copy_only=False))[rows]

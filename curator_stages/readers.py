@@ -25,7 +25,7 @@ import pandas as pd
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch, EmptyTask, FileGroupTask
 
-from curator_stages.rejects import write_rejects
+from curator_stages.rejects import open_in_folder, write_rejects
 
 LINE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "txt", ".tsv": "tsv"}
 FORMATS = {**LINE_FORMATS, ".conllu": "conllu", ".parquet": "parquet"}
@@ -168,9 +168,7 @@ class RecordReader(ProcessingStage[FileGroupTask, DocumentBatch]):
 
 
 def _write_count(counts_path: str, task_id: str, source: str, records: int, rejected: int) -> None:
-    fs, base = fsspec.core.url_to_fs(counts_path)
-    fs.makedirs(base, exist_ok=True)
-    with fs.open(f"{base.rstrip('/')}/{task_id}.json", "w") as f:
+    with open_in_folder(counts_path, f"{task_id}.json") as f:
         json.dump({"source": source, "records": records, "rejected": rejected}, f)
 
 

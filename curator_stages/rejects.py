@@ -20,15 +20,19 @@ from nemo_curator.tasks import DocumentBatch
 REJECT_COLUMNS = ("id", "stage", "reason", "detail")
 
 
+def open_in_folder(folder: str, name: str):
+    """A file to write in a local or remote (fsspec) folder, made if missing: workers write side files this way."""
+    fs, base = fsspec.core.url_to_fs(folder)
+    fs.makedirs(base, exist_ok=True)
+    return fs.open(f"{base.rstrip('/')}/{name}", "w", encoding="utf-8")
+
+
 def write_rejects(rejects_path: str, stage: str, task_id: str, rejected: pd.DataFrame) -> None:
     """One JSONL file per (stage, task): deterministic names, so a re-run overwrites instead of duplicating."""
     if rejected.empty:
         return
-    name = f"{stage}-{task_id or uuid.uuid4().hex}.jsonl"
-    fs, base = fsspec.core.url_to_fs(rejects_path)
-    fs.makedirs(base, exist_ok=True)
     columns = [c for c in REJECT_COLUMNS if c in rejected] + [c for c in rejected if c not in REJECT_COLUMNS]
-    with fs.open(f"{base.rstrip('/')}/{name}", "w", encoding="utf-8") as f:
+    with open_in_folder(rejects_path, f"{stage}-{task_id or uuid.uuid4().hex}.jsonl") as f:
         for record in rejected[columns].to_dict("records"):
             f.write(json.dumps(record, ensure_ascii=False, default=_jsonable) + "\n")
 
