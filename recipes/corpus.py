@@ -1,0 +1,65 @@
+"""Curated documents for the training-data steps (tokenizer, Megatron data), read in a stable order outside Ray.
+
+`input` is a curation output folder (its `curated/` part is read, never `rejects/`), a folder or file of JSONL /
+Parquet / text, or a list of them. A record that cannot be read is counted and reported with its file and line, not
+silently dropped and not fatal: the callers say how many were skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class Skipped:
+    """Records that could not be used, with the first few details for the error message."""
+
+    count: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def add(self, detail: str) -> None:
+        self.count += 1
+        if len(self.examples) < 5:
+            self.examples.append(detail)
+
+    def report(self, what: str) -> None:
+        if self.count:
+            print(f"{what}: skipped {self.count:,} unreadable records, e.g. {'; '.join(self.examples)}",
+                  file=sys.stderr)
+
+
+def resolve_inputs(inputs: str | os.PathLike | list) -> list[str]:
+    paths = [inputs] if isinstance(inputs, str | os.PathLike) else list(inputs)
+    resolved = []
+    for entry in paths:
+        curated = Path(entry) / "curated"
+        resolved.append(str(curated) if curated.is_dir() else str(entry))
+    return resolved
+
+
+def documents(inputs: str | list[str], text_field: str = "text", skipped: Skipped | None = None
+              ) -> Iterator[tuple[str, str]]:
+    """(id, text) of every readable document; raises FileNotFoundError for a missing or empty input."""
+    from curator_stages.readers import read_documents
+
+    for record in read_documents(resolve_inputs(inputs), text_field):
+        if "reason" in record:
+            if skipped is not None:
+                skipped.add(record["detail"])
+            continue
+        yield document_id(record), record["text"]
+
+
+def document_id(record: dict) -> str:
+    """The id a curated record carries (curation gave it one), else where it was read from ("<file>:<line>")."""
+    meta = record.get("meta")
+    if meta and '"id"' in meta:
+        value = json.loads(meta).get("id")
+        if value is not None:
+            return str(value)
+    return record["id"]
