@@ -28,6 +28,9 @@ commands:
            datasets (train and validation split), a blend file for NeMo's PreTrainingDataModule, a manifest
   smoke-train data=PREFIX output=DIR [steps=300]   a tiny megatron-core GPT trained on CPU from megatron-data's
            output; validation perplexity before and after
+  sweep    recipe=cantonese_pretrain|cantonese_cpt nodes=N gpus_per_node=G output=DIR [sweep=default|small]
+           [recipe.model=llama_1b ...]   NeMo AutoConfigurator candidates as YAML + DIR/candidates.md;
+           sweep run candidate=DIR/NAME.yaml [dryrun=true];  sweep rank output=DIR (from the runs' logs)
   demo     [output=DIR]           curated text -> tokenizers -> Megatron data -> smoke training, end to end on the
                                   LIHKG posts in ../shared/data and the corpora pycantonese ships
 
@@ -283,6 +286,51 @@ def smoke_train(args: list[str]) -> int:
     return 0
 
 
+SWEEP_HELP = """usage: canto-nemo sweep recipe=NAME nodes=N gpus_per_node=G output=DIR [sweep=CONF] [key=value ...]
+       canto-nemo sweep run candidate=DIR/NAME.yaml [dryrun=true]
+       canto-nemo sweep rank output=DIR [top=10]
+
+NeMo's AutoConfigurator over cantonese_pretrain or cantonese_cpt for a cluster shape. conf/sweep/CONF.yaml sets the
+grid (tensor_parallel_sizes, pipeline_parallel_sizes, micro_batch_sizes: "auto" or lists), gpu_memory_gb,
+max_steps_per_run, seq_length, ...; override any of them as key=value. recipe.KEY=VALUE overrides go to the recipe's
+conf/recipe/ composition (e.g. recipe.model=llama_1b recipe.data=demo_qwen25).
+Writes DIR/<candidate>.yaml (runnable: `sweep run`), DIR/candidates.md (parallelism, batch sizes, estimated memory
+per GPU and minutes per run) and DIR/sweep.json. After the runs, `sweep rank` reads their logs (DIR/logs/<candidate>)
+and ranks them with AutoConfigurator's get_results."""
+
+
+def sweep(args: list[str]) -> int:
+    if not args or "--help" in args or "-h" in args:
+        print(SWEEP_HELP)
+        return 0
+    from recipes import sweep as sw
+
+    if args[0] == "run":
+        options = _parse(args[1:])
+        if "candidate" not in options:
+            raise ValueError("missing candidate=DIR/NAME.yaml (see canto-nemo sweep --help)")
+        sw.run_candidate(options["candidate"], dryrun=options.get("dryrun", "false").lower() == "true")
+        return 0
+    if args[0] == "rank":
+        options = _parse(args[1:])
+        if "output" not in options:
+            raise ValueError("missing output=DIR (see canto-nemo sweep --help)")
+        sw.rank(options["output"], top=int(options.get("top", 10)))
+        return 0
+    options = _parse(args)
+    missing = [k for k in ("recipe", "nodes", "gpus_per_node", "output") if k not in options]
+    if missing:
+        raise ValueError(f"missing {' '.join(m + '=...' for m in missing)} (see canto-nemo sweep --help)")
+    recipe_overrides = [f"{k.removeprefix('recipe.')}={v}" for k, v in options.items() if k.startswith("recipe.")]
+    fixed = ("recipe", "nodes", "gpus_per_node", "output", "sweep")
+    sweep_overrides = [f"{k}={v}" for k, v in options.items() if k not in fixed and not k.startswith("recipe.")]
+    rows = sw.generate(options["recipe"], int(options["nodes"]), int(options["gpus_per_node"]), options["output"],
+                       sweep=options.get("sweep", "default"), overrides=sweep_overrides,
+                       recipe_overrides=recipe_overrides)
+    print(Path(options["output"], "candidates.md").read_text(encoding="utf-8"))
+    return 0 if rows else 1
+
+
 def demo(args: list[str]) -> int:
     if "--help" in args or "-h" in args:
         print(DEMO_HELP)
@@ -347,7 +395,7 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
 
 
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
-            "smoke-train": smoke_train, "demo": demo}
+            "smoke-train": smoke_train, "sweep": sweep, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,177 @@
+"""The NeMo 2.0 recipe factories, their Hydra composition, the pre-launch checks and the AutoConfigurator sweep (CPU:
+building, serialising and dry-running recipes; nothing trains here)."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+nemo_run = pytest.importorskip("nemo_run")
+
+from nemo_run.core.serialization.yaml import YamlSerializer  # noqa: E402
+from nemo_run.core.serialization.zlib_json import ZlibJSONSerializer  # noqa: E402
+
+from recipes import launch  # noqa: E402
+from recipes import nemo_recipes as nr  # noqa: E402
+from recipes import sweep as sw  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+NEMO = str(Path(__import__("sys").executable).parent / "nemo")
+
+
+@pytest.fixture(scope="module")
+def demo_like(tmp_path_factory, lihkg_posts) -> Path:
+    """What the demo writes for the pretraining recipe: a tokenizer and Megatron data, from real posts."""
+    from recipes import megatron_data, tokenizer
+
+    root = tmp_path_factory.mktemp("demo")
+    corpus = root / "posts.jsonl"
+    corpus.write_text("".join(json.dumps({"id": f"p{i}", "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in enumerate(lihkg_posts)), encoding="utf-8")
+    tokenizer.train(str(corpus), str(root / "tokenizer"), vocab_size=3000, progress=lambda s: None)
+    megatron_data.build(str(corpus), str(root / "tokenizer"), str(root / "megatron" / "canto_bpe8k"), workers=1,
+                        validation_fraction=0.05, progress=lambda s: None)
+    return root
+
+
+def test_each_factory_builds_in_nemo_shape():
+    pretrain, cpt, sft = nr.cantonese_pretrain(), nr.cantonese_cpt(), nr.cantonese_sft()
+    assert isinstance(pretrain, nemo_run.Partial)
+    assert pretrain.__fn_or_cls__ is launch.pretrain and cpt.__fn_or_cls__ is launch.pretrain
+    assert sft.__fn_or_cls__ is launch.finetune
+    assert pretrain.data.__fn_or_cls__.__name__ == "PreTrainingDataModule"
+    assert sft.data.__fn_or_cls__.__name__ == "ChatDataModule" and sft.data.use_hf_tokenizer_chat_template
+    assert cpt.resume.restore_config.path == "demo_out/checkpoints/qwen25_500m_canto"
+    assert cpt.model.config.__fn_or_cls__.__name__ == "Qwen25Config500M"
+    assert pretrain.model.config.num_layers == 4  # the tiny default
+
+
+def test_hydra_groups_and_overrides_land_in_the_right_fields():
+    p = nr.cantonese_pretrain(overrides="model=small_125m parallelism=node_8gpu schedule=pretrain "
+                                        "schedule.max_steps=123 data.global_batch_size=64 demo_dir=/data/x")
+    assert (p.model.config.num_layers, p.model.config.hidden_size) == (12, 768)
+    assert p.trainer.devices == 8 and p.trainer.max_steps == 123 and p.trainer.num_nodes == 1
+    assert p.data.global_batch_size == 64 and p.data.seq_length == 2048
+    assert p.data.paths["train"] == ["1.0", "/data/x/megatron/canto_bpe8k_train_text_document"]
+    assert p.data.tokenizer.pretrained_model_name == "/data/x/tokenizer"
+    assert p.optim.config.lr == 3e-4 and p.optim.lr_scheduler.warmup_steps == 500
+    assert p.optim.config.weight_decay == 0.1
+    cpt = nr.cantonese_cpt(overrides="model=qwen25_1p5b parallelism=nodes_4x8_tp2")
+    assert cpt.model.config.__fn_or_cls__.__name__ == "Qwen25Config1P5B"
+    assert cpt.data.paths["train"] == ["0.8", "demo_out/megatron/canto_qwen2.5_train_text_document",
+                                       "0.2", "demo_out/megatron/replay_zh_qwen2.5_train_text_document"]
+    assert cpt.optim.config.lr == 3e-5  # continued pretraining: ten times below pretraining
+    assert cpt.trainer.strategy.tensor_model_parallel_size == 2 and cpt.trainer.num_nodes == 4
+
+
+def test_a_model_outside_the_table_is_refused():
+    with pytest.raises(ValueError, match="not one of"):
+        nr.cantonese_pretrain(overrides="model.config=os.system")
+
+
+def test_vocab_size_comes_from_the_tokenizer(demo_like):
+    p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
+    meta = json.loads((demo_like / "tokenizer" / "canto_tokenizer.json").read_text())
+    assert p.model.config.vocab_size == meta["padded_vocab_size"] == 3072
+
+
+def test_yaml_and_nemo_run_serialisation_round_trip():
+    """The resolved Hydra config saved as YAML rebuilds the same recipe; NeMo-Run's own serialisation (what it ships
+    to executors) round-trips too."""
+    from omegaconf import OmegaConf
+
+    for factory, config in ((nr.cantonese_pretrain, "pretrain"), (nr.cantonese_cpt, "cpt"), (nr.cantonese_sft, "sft")):
+        cfg = nr.compose(config, "model=llama32_1b parallelism=node_8gpu")
+        saved = OmegaConf.to_yaml(cfg, resolve=True)
+        assert nr.build(OmegaConf.create(saved)) == factory(overrides="model=llama32_1b parallelism=node_8gpu")
+        partial = factory()
+        assert ZlibJSONSerializer().deserialize(ZlibJSONSerializer().serialize(partial)) == partial
+        assert "_target_: recipes.launch." in YamlSerializer().serialize(partial)  # what `--to-yaml` writes
+
+
+def test_a_good_config_passes_the_checks(demo_like):
+    p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
+    assert launch.problems(p.model, p.data, p.trainer, available_gpus=1) == []
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p: setattr(p.data, "paths", {"train": ["1.0", "/nope/x_text_document"]}), "/nope/x_text_document.bin"),
+    (lambda p: setattr(p.model.config, "vocab_size", 1000), "does not match the tokenizer's padded vocabulary 3072"),
+    (lambda p: setattr(p.data, "seq_length", 1024), "data seq_length 1024 differs from the model's seq_length 2048"),
+    (lambda p: (setattr(p.trainer, "devices", 8), setattr(p.data, "global_batch_size", 12)),
+     "global_batch_size 12 is not a multiple of micro_batch_size 4 x data parallel 8"),
+    (lambda p: (setattr(p.trainer, "devices", 6), setattr(p.trainer.strategy, "tensor_model_parallel_size", 4)),
+     "6 GPUs is not a multiple of tensor x pipeline x context parallel = 4 x 1 x 1"),
+    (lambda p: (setattr(p.trainer, "devices", 8), setattr(p.trainer.strategy, "tensor_model_parallel_size", 8)),
+     "4 attention heads do not split over tensor_parallel 8"),
+    (lambda p: (setattr(p.trainer, "devices", 3), setattr(p.trainer.strategy, "pipeline_model_parallel_size", 3),
+                setattr(p.data, "global_batch_size", 36)), "4 layers do not split over pipeline_parallel 3"),
+    (lambda p: setattr(p.data.tokenizer, "pretrained_model_name", "/nope/tokenizer"), "/nope/tokenizer does not exist"),
+])
+def test_each_check_fires_on_a_bad_config(demo_like, change, message):
+    p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
+    change(p)
+    found = launch.problems(p.model, p.data, p.trainer, available_gpus=8)
+    assert any(message in f for f in found), found
+    with pytest.raises(launch.LaunchCheckError, match="cannot launch"):
+        launch.check(p.model, p.data, p.trainer, available_gpus=8)
+
+
+def test_no_gpu_is_named_before_nemo_fails(demo_like):
+    p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
+    found = launch.problems(p.model, p.data, p.trainer, available_gpus=0)
+    assert found == ["the recipe wants 1 GPU(s) per node; this node has 0 (llm.pretrain needs CUDA; canto-nemo "
+                     "smoke-train is the CPU check)"]
+
+
+def _nemo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([NEMO, "llm", *args], capture_output=True, text=True, timeout=600, cwd=cwd)
+
+
+@pytest.mark.slow
+def test_dry_runs_through_the_real_nemo_cli(tmp_path):
+    done = _nemo("pretrain", "--factory", "cantonese_pretrain(overrides='model=small_125m')", "trainer.max_steps=7",
+                 "--dryrun", "-y", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Dry run for task recipes.launch:pretrain" in done.stdout
+    assert "max_steps=7" in done.stdout and "num_layers=12" in done.stdout
+    done = _nemo("finetune", "--factory", "cantonese_sft", "--dryrun", "-y", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Dry run for task recipes.launch:finetune" in done.stdout and "ChatDataModule" in done.stdout
+    assert not any(tmp_path.iterdir())  # a dry run touches nothing
+
+    # A sweep candidate's command is a real `nemo llm pretrain` command line.
+    rows = sw.generate("cantonese_pretrain", 1, 2, str(tmp_path / "sweep"), sweep="small", progress=lambda s: None)
+    spec = yaml.safe_load((tmp_path / "sweep" / f"{rows[-1]['name']}.yaml").read_text())
+    command = shlex.split(spec["command"])
+    assert command[:3] == ["nemo", "llm", "pretrain"]
+    done = _nemo(*command[2:], "--dryrun", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"tensor_model_parallel_size={rows[-1]['tp']}" in done.stdout
+
+
+def test_autoconfigurator_grid_for_a_small_cluster(tmp_path):
+    rows = sw.generate("cantonese_pretrain", 1, 4, str(tmp_path / "sweep"), sweep="small",
+                       recipe_overrides=["model=llama_1b"], progress=lambda s: None)
+    grid = sorted((r["tp"], r["micro_batch"]) for r in rows)
+    assert grid == [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4)]
+    assert all(r["dp"] == 4 // r["tp"] and r["pp"] == 1 and r["global_batch"] == 32 for r in rows)
+    by = {(r["tp"], r["micro_batch"]): r["memory_gb"] for r in rows}
+    assert by[(1, 1)] < by[(1, 2)] < by[(1, 4)] and by[(2, 4)] < by[(1, 4)]
+    table = (tmp_path / "sweep" / "candidates.md").read_text()
+    assert table.count("\n| llama_1b_1nodes_tp_") == 6
+    for r in rows:
+        candidate = sw.load_candidate(str(tmp_path / "sweep" / f"{r['name']}.yaml"))
+        assert candidate.trainer.strategy.tensor_model_parallel_size == r["tp"] and candidate.trainer.devices == 4
+        assert candidate.data.micro_batch_size == r["micro_batch"] and candidate.trainer.max_steps == 30
+        assert candidate.model.config.__fn_or_cls__.__name__ == "Llama32Config1B"
+        assert candidate.log.log_dir == str(tmp_path / "sweep" / "logs") and candidate.log.name == r["name"]
+    with pytest.raises(FileExistsError):
+        sw.generate("cantonese_pretrain", 1, 4, str(tmp_path / "sweep"), progress=lambda s: None)
+    with pytest.raises(ValueError, match="pretraining recipes"):
+        sw.generate("cantonese_sft", 1, 4, str(tmp_path / "other"), progress=lambda s: None)
