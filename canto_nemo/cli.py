@@ -28,6 +28,8 @@ commands:
            datasets (train and validation split), a blend file for NeMo's PreTrainingDataModule, a manifest
   smoke-train data=PREFIX output=DIR [steps=300]   a tiny megatron-core GPT trained on CPU from megatron-data's
            output; validation perplexity before and after
+  resize-embeddings base=HF_DIR tokenizer=DIR output=DIR   a Hugging Face base model with embeddings resized to an
+           extended tokenizer (new rows from their base pieces), for llm.import_ckpt and cantonese_cpt
   sweep    recipe=cantonese_pretrain|cantonese_cpt nodes=N gpus_per_node=G output=DIR [sweep=default|small]
            [recipe.model=llama_1b ...]   NeMo AutoConfigurator candidates as YAML + DIR/candidates.md;
            sweep run candidate=DIR/NAME.yaml [dryrun=true];  sweep rank output=DIR (from the runs' logs)
@@ -299,6 +301,19 @@ per GPU and minutes per run) and DIR/sweep.json. After the runs, `sweep rank` re
 and ranks them with AutoConfigurator's get_results."""
 
 
+def resize_embeddings(args: list[str]) -> int:
+    if "--help" in args or "-h" in args:
+        print("usage: canto-nemo resize-embeddings base=HF_DIR tokenizer=DIR output=DIR\n\n"
+              "Copies the Hugging Face model in HF_DIR with its embeddings resized to the padded vocabulary of the "
+              "extended tokenizer in DIR;\neach new row starts as the mean of the base rows it replaces. Then import "
+              "it into NeMo: see README (llm.import_ckpt).")
+        return 0
+    from recipes.checkpoint import resize_embeddings as resize
+
+    _call(resize, "resize-embeddings", args)
+    return 0
+
+
 def sweep(args: list[str]) -> int:
     if not args or "--help" in args or "-h" in args:
         print(SWEEP_HELP)
@@ -353,6 +368,20 @@ def demo(args: list[str]) -> int:
     return _demo_training(Path(output), steps, stats)
 
 
+def _written_chinese_rejects(out: Path) -> str | None:
+    path = out / "replay" / "written_chinese.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    n = 0
+    with path.open("w", encoding="utf-8") as f:
+        for file in sorted((out / "rejects").glob("*.jsonl")):
+            for line in file.open(encoding="utf-8"):
+                record = json.loads(line)
+                if record.get("reason") == "written_chinese" and record.get("text"):
+                    f.write(json.dumps({"id": record["id"], "text": record["text"]}, ensure_ascii=False) + "\n")
+                    n += 1
+    return str(path) if n else None
+
+
 def _demo_training(out: Path, steps: int, stats: dict) -> int:
     """Curated text -> tokenizers -> Megatron data -> smoke training, then one screen of results."""
     import shutil
@@ -360,7 +389,7 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
     from recipes import megatron_data, smoke_train
     from recipes import tokenizer as tok
 
-    for part in ("tokenizer", "tokenizer_qwen2.5", "megatron", "smoke_train"):
+    for part in ("tokenizer", "tokenizer_qwen2.5", "megatron", "replay", "smoke_train"):
         shutil.rmtree(out / part, ignore_errors=True)
     print("\ncanto-nemo demo [2/5]: training a tokenizer from scratch and extending Qwen2.5's")
     # A small vocabulary keeps the CPU smoke model's output layer cheap; the extended one is for the NeMo recipes.
@@ -369,6 +398,11 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
     print("\ncanto-nemo demo [3/5]: Megatron datasets")
     data_small = megatron_data.build(out, str(out / "tokenizer"), str(out / "megatron" / "canto_bpe8k"))
     data_qwen = megatron_data.build(out, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "canto_qwen2.5"))
+    # Replay data for continued pretraining (conf/recipe/data/demo_qwen25_replay.yaml): the written Chinese that
+    # the dialect filter set aside, so the base model keeps its written Chinese.
+    replay = _written_chinese_rejects(out)
+    if replay is not None:
+        megatron_data.build(replay, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "replay_zh_qwen2.5"))
     print(f"\ncanto-nemo demo [4/5]: smoke training a tiny GPT on CPU ({steps} steps)")
     result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
                                             steps=steps)
@@ -386,6 +420,9 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
         print(f"megatron     {out}/megatron/{name}_*: {m['splits']['train']['documents']:,} train / "
               f"{m['splits']['validation']['documents']:,} validation documents, "
               f"{sum(s['tokens'] for s in m['splits'].values()):,} tokens")
+    if replay is not None:
+        print(f"replay       {out}/megatron/replay_zh_qwen2.5_*: the written Chinese set aside by the dialect filter, "
+              "blended into continued pretraining")
     print(f"smoke train  {result['parameters']:,} parameters, {result['steps']} steps: validation perplexity "
           f"{result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f} "
           f"({result['tokens_per_second']:,.0f} tokens/s)")
@@ -395,7 +432,7 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
 
 
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
-            "smoke-train": smoke_train, "sweep": sweep, "demo": demo}
+            "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -54,9 +54,13 @@ def _tokenizer_path(tokenizer) -> str | None:
     return _get(tokenizer, "pretrained_model_name") or _get(tokenizer, "tokenizer.name_or_path")
 
 
-def problems(model, data, trainer, available_gpus: int | None = None) -> list[str]:
-    """Everything wrong with a (model, data, trainer) triple, config or built; empty when it can launch."""
+def problems(model, data, trainer, available_gpus: int | None = None, resume=None) -> list[str]:
+    """Everything wrong with a (model, data, trainer[, resume]), config or built; empty when it can launch."""
     found = []
+    restore = _get(resume, "restore_config.path")
+    if restore is not None and "://" not in str(restore) and not Path(str(restore)).exists():
+        found.append(f"base checkpoint {restore} does not exist (canto-nemo resize-embeddings, then "
+                     "recipes.checkpoint.import_to_nemo; or set base_checkpoint=)")
     for prefix in _prefixes(_get(data, "paths")):
         missing = [ext for ext in (".bin", ".idx") if not Path(prefix + ext).is_file()]
         if missing:
@@ -114,8 +118,8 @@ def problems(model, data, trainer, available_gpus: int | None = None) -> list[st
     return found
 
 
-def check(model, data, trainer, available_gpus: int | None = None) -> None:
-    found = problems(model, data, trainer, available_gpus)
+def check(model, data, trainer, available_gpus: int | None = None, resume=None) -> None:
+    found = problems(model, data, trainer, available_gpus, resume)
     if found:
         raise LaunchCheckError("the recipe cannot launch:\n  - " + "\n  - ".join(found))
 
@@ -138,7 +142,7 @@ def pretrain(
     """llm.pretrain after the checks (what cantonese_pretrain and cantonese_cpt run)."""
     from nemo.collections import llm
 
-    check(model, data, trainer, available_gpus=_visible_gpus())
+    check(model, data, trainer, available_gpus=_visible_gpus(), resume=resume)
     return llm.pretrain(model=model, data=data, trainer=trainer, log=log, resume=resume, optim=optim)
 
 
@@ -154,5 +158,5 @@ def finetune(
     """llm.finetune after the checks (what cantonese_sft runs)."""
     from nemo.collections import llm
 
-    check(model, data, trainer, available_gpus=_visible_gpus())
+    check(model, data, trainer, available_gpus=_visible_gpus(), resume=resume)
     return llm.finetune(model=model, data=data, trainer=trainer, log=log, resume=resume, optim=optim, peft=peft)

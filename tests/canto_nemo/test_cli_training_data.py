@@ -25,7 +25,8 @@ def posts(tmp_path_factory, lihkg_posts) -> Path:
 
 def test_help_for_each_command():
     for command, marker in (("tokenizer", "fertility"), ("megatron-data", "PREFIX_blend.json"),
-                            ("smoke-train", "perplexity")):
+                            ("smoke-train", "perplexity"), ("sweep", "AutoConfigurator"),
+                            ("resize-embeddings", "import_ckpt")):
         done = run(command, "--help")
         assert done.returncode == 0 and marker in done.stdout
     assert "smoke-train" in run("--help").stdout
@@ -68,6 +69,10 @@ def test_bad_arguments_are_named(posts, tmp_path):
     assert done.returncode == 2 and "no tokenizer at" in done.stderr
     done = run("smoke-train", f"data={tmp_path / 'nothing'}", f"output={tmp_path / 's'}")
     assert done.returncode == 2 and "nothing_manifest.json not found" in done.stderr
+    done = run("sweep", "recipe=cantonese_pretrain", "nodes=1")
+    assert done.returncode == 2 and "missing gpus_per_node=... output=..." in done.stderr
+    done = run("resize-embeddings", f"base={tmp_path}", f"tokenizer={tmp_path}", f"output={tmp_path / 'r'}")
+    assert done.returncode == 2 and "canto_tokenizer.json not found" in done.stderr
     blocker = tmp_path / "file"
     blocker.write_text("")
     done = run("tokenizer", "train", f"corpus={posts}", f"output={blocker / 'out'}")

@@ -122,6 +122,12 @@ def test_each_check_fires_on_a_bad_config(demo_like, change, message):
         launch.check(p.model, p.data, p.trainer, available_gpus=8)
 
 
+def test_cpt_needs_its_base_checkpoint(demo_like):
+    p = nr.cantonese_cpt(overrides=f"demo_dir={demo_like}")
+    found = launch.problems(p.model, p.data, p.trainer, available_gpus=1, resume=p.resume)
+    assert any(f"base checkpoint {demo_like}/checkpoints/qwen25_500m_canto does not exist" in f for f in found)
+
+
 def test_no_gpu_is_named_before_nemo_fails(demo_like):
     p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
     found = launch.problems(p.model, p.data, p.trainer, available_gpus=0)
