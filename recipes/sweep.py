@@ -168,11 +168,13 @@ def rank(output: str, top: int = 10, progress=print) -> None:
     partial = _recipe(meta["recipe"], meta["nodes"], meta["gpus_per_node"], cfg, meta["recipe_overrides"])
     vocab = _config_values(partial.model.config).vocab_size or 32000
     runner = _runner(partial, out, cfg, vocab)
-    base, _ = generate_configs(runner)
     if not (out / "logs").is_dir():
         raise FileNotFoundError(f"no logs under {out / 'logs'}: run the candidates first")
-    get_results(base_config=base, train_config=runner, path_to_save=str(out), output_top_n=top)
-    progress(f"sweep rank: results in {output}")
+    base, _ = generate_configs(runner)
+    # get_results reads every candidate folder under the logs (its `log-*` stdout and TensorBoard `events*` with
+    # "train_step_timing in s") and writes final_summary_<N>nodes.csv and failed_jobs_<N>nodes.csv beside them.
+    get_results(base_config=base, train_config=runner, path_to_save=str(out / "logs"), output_top_n=top)
+    progress(f"sweep rank: {out / 'logs'}/final_summary_{meta['nodes']}nodes.csv")
 
 
 

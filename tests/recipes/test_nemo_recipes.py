@@ -181,3 +181,28 @@ def test_autoconfigurator_grid_for_a_small_cluster(tmp_path):
         sw.generate("cantonese_pretrain", 1, 4, str(tmp_path / "sweep"), progress=lambda s: None)
     with pytest.raises(ValueError, match="pretraining recipes"):
         sw.generate("cantonese_sft", 1, 4, str(tmp_path / "other"), progress=lambda s: None)
+
+
+def test_rank_reads_the_runs_logs(tmp_path):
+    """The ranking plumbing on logs shaped as NeMo writes them (step times made up here: nothing trains on CPU)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    out = tmp_path / "sweep"
+    rows = sw.generate("cantonese_pretrain", 1, 4, str(out), sweep="small", recipe_overrides=["model=llama_1b"],
+                       progress=lambda s: None)
+    with pytest.raises(FileNotFoundError, match="run the candidates first"):
+        sw.rank(str(out), progress=lambda s: None)
+    for i, r in enumerate(rows):
+        run_dir = out / "logs" / r["name"]
+        run_dir.mkdir(parents=True)
+        (run_dir / "log-run.out").write_text("training done\n")
+        writer = SummaryWriter(str(run_dir))
+        for step in range(12):
+            writer.add_scalar("train_step_timing in s", 1.0 + 0.25 * i, step)
+        writer.close()
+    sw.rank(str(out), progress=lambda s: None)
+    import pandas as pd
+
+    summary = pd.read_csv(out / "logs" / "final_summary_1nodes.csv")
+    assert len(summary) == len(rows)
+    assert list(summary["Time per Step"]) == sorted(summary["Time per Step"]) and summary["Time per Step"][0] == 1.0
