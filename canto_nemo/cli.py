@@ -31,7 +31,7 @@ commands:
   resize-embeddings base=HF_DIR tokenizer=DIR output=DIR   a Hugging Face base model with embeddings resized to an
            extended tokenizer (new rows from their base pieces), for llm.import_ckpt and cantonese_cpt
   sweep    recipe=cantonese_pretrain|cantonese_cpt nodes=N gpus_per_node=G output=DIR [sweep=default|small]
-           [recipe.model=llama_1b ...]   NeMo AutoConfigurator candidates as YAML + DIR/candidates.md;
+           [recipe.model=llama32_1b ...]   NeMo AutoConfigurator candidates as YAML + DIR/candidates.md;
            sweep run candidate=DIR/NAME.yaml [dryrun=true];  sweep rank output=DIR (from the runs' logs)
   demo     [output=DIR]           curated text -> tokenizers -> Megatron data -> smoke training, end to end on the
                                   LIHKG posts in ../shared/data and the corpora pycantonese ships
@@ -217,29 +217,56 @@ def shared_data() -> Path:
 
 
 def _call(func, command: str, args: list[str], options_of=None):
-    """Calls func with key=value arguments mapped onto its parameters (or those of `options_of` as well); values
-    parse as YAML scalars and lists except where the parameter's default is a string."""
+    """Calls func with key=value arguments mapped onto its parameters (and the keyword-only ones of `options_of`,
+    which func passes on); a value takes the type of the parameter's default, lists are YAML ([a,b])."""
     import inspect
 
-    import yaml
-
-    params = {}
-    for f in (func, options_of) if options_of else (func,):
-        params.update({n: p for n, p in inspect.signature(f).parameters.items()
-                       if n != "progress" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)})
+    params = {n: p for n, p in inspect.signature(func).parameters.items()
+              if n != "progress" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
+    if options_of is not None:
+        params.update({n: p for n, p in inspect.signature(options_of).parameters.items()
+                       if n != "progress" and p.kind is p.KEYWORD_ONLY})
     kwargs = {}
     for key, value in _parse(args).items():
         if key not in params:
             raise ValueError(f"unknown option {key!r}; options: {', '.join(params)}")
-        default = params[key].default
-        as_text = isinstance(default, str) or (default is inspect.Parameter.empty and not value.startswith("["))
-        kwargs[key] = value if as_text else yaml.safe_load(value)
+        kwargs[key] = _typed(key, value, params[key].default)
     required = [n for n, p in inspect.signature(func).parameters.items()
                 if p.default is inspect.Parameter.empty and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
     missing = [n for n in required if n not in kwargs]
     if missing:
         raise ValueError(f"missing {' '.join(f'{m}=...' for m in missing)} (see canto-nemo {command} --help)")
     return func(**kwargs)
+
+
+def _typed(key: str, value: str, default):
+    import yaml
+
+    try:
+        if isinstance(default, bool):
+            return {"true": True, "false": False}[value.lower()]
+        if isinstance(default, int):
+            number = float(value)  # accepts 1e6
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if isinstance(default, float):
+            return float(value)
+    except (ValueError, KeyError):
+        kind = type(default).__name__
+        raise ValueError(f"{key}={value!r}: expected {'true or false' if kind == 'bool' else 'a number'}") from None
+    if value.startswith("["):
+        return yaml.safe_load(value)
+    return _scalar(value) if default is None else value  # a string default or a required parameter: text
+
+
+def _scalar(value: str):
+    """An option without a typed default (e.g. max_chars=None): a number when it reads as one, else the text."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return int(number) if number.is_integer() else number
 
 
 def tokenizer(args: list[str]) -> int:
@@ -295,7 +322,7 @@ SWEEP_HELP = """usage: canto-nemo sweep recipe=NAME nodes=N gpus_per_node=G outp
 NeMo's AutoConfigurator over cantonese_pretrain or cantonese_cpt for a cluster shape. conf/sweep/CONF.yaml sets the
 grid (tensor_parallel_sizes, pipeline_parallel_sizes, micro_batch_sizes: "auto" or lists), gpu_memory_gb,
 max_steps_per_run, seq_length, ...; override any of them as key=value. recipe.KEY=VALUE overrides go to the recipe's
-conf/recipe/ composition (e.g. recipe.model=llama_1b recipe.data=demo_qwen25).
+conf/recipe/ composition (e.g. recipe.model=llama32_1b recipe.data=demo_qwen25).
 Writes DIR/<candidate>.yaml (runnable: `sweep run`), DIR/candidates.md (parallelism, batch sizes, estimated memory
 per GPU and minutes per run) and DIR/sweep.json. After the runs, `sweep rank` reads their logs (DIR/logs/<candidate>)
 and ranks them with AutoConfigurator's get_results."""
@@ -320,17 +347,8 @@ def sweep(args: list[str]) -> int:
         return 0
     from recipes import sweep as sw
 
-    if args[0] == "run":
-        options = _parse(args[1:])
-        if "candidate" not in options:
-            raise ValueError("missing candidate=DIR/NAME.yaml (see canto-nemo sweep --help)")
-        sw.run_candidate(options["candidate"], dryrun=options.get("dryrun", "false").lower() == "true")
-        return 0
-    if args[0] == "rank":
-        options = _parse(args[1:])
-        if "output" not in options:
-            raise ValueError("missing output=DIR (see canto-nemo sweep --help)")
-        sw.rank(options["output"], top=int(options.get("top", 10)))
+    if args[0] in ("run", "rank"):
+        _call(sw.run_candidate if args[0] == "run" else sw.rank, "sweep", args[1:])
         return 0
     options = _parse(args)
     missing = [k for k in ("recipe", "nodes", "gpus_per_node", "output") if k not in options]
@@ -339,11 +357,11 @@ def sweep(args: list[str]) -> int:
     recipe_overrides = [f"{k.removeprefix('recipe.')}={v}" for k, v in options.items() if k.startswith("recipe.")]
     fixed = ("recipe", "nodes", "gpus_per_node", "output", "sweep")
     sweep_overrides = [f"{k}={v}" for k, v in options.items() if k not in fixed and not k.startswith("recipe.")]
-    rows = sw.generate(options["recipe"], int(options["nodes"]), int(options["gpus_per_node"]), options["output"],
+    sw.generate(options["recipe"], int(options["nodes"]), int(options["gpus_per_node"]), options["output"],
                        sweep=options.get("sweep", "default"), overrides=sweep_overrides,
                        recipe_overrides=recipe_overrides)
     print(Path(options["output"], "candidates.md").read_text(encoding="utf-8"))
-    return 0 if rows else 1
+    return 0
 
 
 def demo(args: list[str]) -> int:
@@ -369,17 +387,16 @@ def demo(args: list[str]) -> int:
 
 
 def _written_chinese_rejects(out: Path) -> str | None:
+    from curator_stages.stats import _jsonl_records
+
+    lines = [json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n"
+             for r in _jsonl_records(out / "rejects") if r.get("reason") == "written_chinese" and r.get("text")]
+    if not lines:
+        return None
     path = out / "replay" / "written_chinese.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
-    n = 0
-    with path.open("w", encoding="utf-8") as f:
-        for file in sorted((out / "rejects").glob("*.jsonl")):
-            for line in file.open(encoding="utf-8"):
-                record = json.loads(line)
-                if record.get("reason") == "written_chinese" and record.get("text"):
-                    f.write(json.dumps({"id": record["id"], "text": record["text"]}, ensure_ascii=False) + "\n")
-                    n += 1
-    return str(path) if n else None
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
 
 
 def _demo_training(out: Path, steps: int, stats: dict) -> int:

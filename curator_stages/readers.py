@@ -88,12 +88,6 @@ def read_partition(path: str, config: dict, text_field: str = "text") -> Iterato
     yield from _records(path, config, text_field)
 
 
-def read_documents(inputs: list[str], text_field: str = "text") -> Iterator[dict]:
-    """Every record under the inputs, file by file in a stable order (see `read_partition`)."""
-    for path, config in partitions(inputs):
-        yield from _records(path, config, text_field)
-
-
 def _byte_ranges(path: str, split_bytes: int) -> list[tuple[int, int, int]]:
     """(start, end, first line number) of newline-aligned ranges of about split_bytes each."""
     size = os.path.getsize(path)

@@ -62,14 +62,10 @@ def char_merges(pieces: list[str]) -> list[tuple[str, str]]:
 
 
 def learn_merges(
-    words: Iterable[tuple[list[str], int]], max_merges: int, min_frequency: int = 2, known: set[str] | None = None,
-    progress=None,
+    words: Iterable[tuple[list[str], int]], max_merges: int, min_frequency: int = 2, progress=None,
 ) -> list[tuple[str, str]]:
-    """Up to `max_merges` new merges, most frequent pair first, over (token sequence, count) word types.
-
-    `known`: tokens already in the vocabulary; a pair whose result is already a token is still a useful merge (the
-    base model reaches that token another way), so it is allowed, but it costs no new id.
-    """
+    """Up to `max_merges` new merges, most frequent pair first, over (token sequence, count) word types. A pair whose
+    result is already a token is still a useful merge (the base reaches that token another way); it costs no new id."""
     seqs: list[list[str]] = []
     counts: list[int] = []
     pairs: Counter[tuple[str, str]] = Counter()

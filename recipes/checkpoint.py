@@ -3,21 +3,14 @@ then import it into NeMo 2 with `llm.import_ckpt`.
 
 The extension keeps every base id, so the base rows stay as they are. Each new row starts as the mean of the rows of
 the base tokens it replaces (`added_tokens.tsv`, column base_ids): a new token for 嘅 begins where the byte pieces
-that spelled 嘅 were, instead of at random. The padding rows up to the padded vocabulary are the mean of all rows.
+that spelled 嘅 were, instead of at random. The embedding gets exactly the tokenizer's padded vocabulary, which is
+what the recipes give the model; padding rows beyond the base's are the mean of the base rows.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-
-IMPORTABLE = {  # name -> (model class, config class) in nemo.collections.llm
-    "qwen25_500m": ("Qwen2Model", "Qwen25Config500M"),
-    "qwen25_1p5b": ("Qwen2Model", "Qwen25Config1P5B"),
-    "qwen25_7b": ("Qwen2Model", "Qwen25Config7B"),
-    "llama32_1b": ("LlamaModel", "Llama32Config1B"),
-    "llama32_3b": ("LlamaModel", "Llama32Config3B"),
-}
 
 
 def new_rows(tokenizer_dir: str) -> dict[int, list[int]]:
@@ -38,22 +31,23 @@ def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) ->
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    meta_path = Path(tokenizer) / "canto_tokenizer.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{meta_path} not found: tokenizer= is a folder made by `canto-nemo tokenizer extend`")
+    from recipes.corpus import empty_output_dir
+    from recipes.tokenizer import metadata
+
+    meta = metadata(tokenizer)
+    if meta is None:
+        raise FileNotFoundError(f"{Path(tokenizer) / 'canto_tokenizer.json'} not found: tokenizer= is a folder made by "
+                                "`canto-nemo tokenizer extend`")
     if not (Path(base) / "config.json").is_file():
         raise FileNotFoundError(f"no Hugging Face model at {base} (config.json missing); nothing is downloaded")
-    out = Path(output)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output {output} exists and is not empty")
-    meta = json.loads(meta_path.read_text(encoding="utf-8"))
     rows = new_rows(tokenizer)
+    out = empty_output_dir(output)
     model = AutoModelForCausalLM.from_pretrained(base, dtype="auto")
     old_size = model.get_input_embeddings().weight.shape[0]
     if meta["base_vocab_size"] > old_size:
         raise ValueError(f"{base} has {old_size} embedding rows, fewer than the tokenizer's base vocabulary "
                          f"{meta['base_vocab_size']}: the tokenizer was extended from another model")
-    target = max(meta["padded_vocab_size"], old_size)
+    target = meta["padded_vocab_size"]  # may drop unused padding rows of the base: every id is below the vocab
     with torch.no_grad():
         old_in = model.get_input_embeddings().weight.detach().clone()
         old_out = None if model.config.tie_word_embeddings else model.get_output_embeddings().weight.detach().clone()
@@ -62,18 +56,17 @@ def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) ->
                             (None if old_out is None else model.get_output_embeddings().weight, old_out)):
             if matrix is None:
                 continue
-            mean = old.float().mean(dim=0).to(old.dtype)
+            mean = old[: meta["base_vocab_size"]].float().mean(dim=0).to(old.dtype)
             matrix[old.shape[0]:] = mean
             for token_id, base_ids in rows.items():
-                if token_id < target:
-                    matrix[token_id] = old[base_ids].float().mean(dim=0).to(old.dtype)
+                matrix[token_id] = old[base_ids].float().mean(dim=0).to(old.dtype)
     model.config.vocab_size = target
     model.save_pretrained(output)
     AutoTokenizer.from_pretrained(tokenizer).save_pretrained(output)
     for name in ("canto_tokenizer.json", "added_tokens.tsv"):
         (out / name).write_bytes((Path(tokenizer) / name).read_bytes())
     info = {"base": base, "tokenizer": tokenizer, "rows_before": old_size, "rows_after": target,
-            "initialised_from_base_pieces": sum(1 for t in rows if t < target)}
+            "initialised_from_base_pieces": len(rows)}
     (out / "resize.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     progress(f"resize-embeddings: {old_size:,} -> {target:,} rows ({info['initialised_from_base_pieces']:,} from "
              f"their base pieces) -> {output}")
@@ -81,12 +74,19 @@ def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) ->
 
 
 def import_to_nemo(hf_dir: str, model: str, output: str) -> Path:
-    """`llm.import_ckpt` of a resized Hugging Face folder into a NeMo 2 checkpoint (the cpt recipe's base)."""
+    """`llm.import_ckpt` of a resized Hugging Face folder into a NeMo 2 checkpoint (the cpt recipe's base); `model`
+    names a conf/recipe/model/ option (qwen25_500m, llama32_1b, ...). Needs CUDA: megatron's checkpoint writer does."""
+    from importlib.resources import files
+
     from nemo.collections import llm
 
-    if model not in IMPORTABLE:
-        raise ValueError(f"model={model!r}: one of {sorted(IMPORTABLE)}")
+    from recipes.nemo_recipes import MODELS, compose
+
+    options = sorted(p.name.removesuffix(".yaml") for p in (files("conf.recipe") / "model").iterdir()
+                     if p.name.endswith(".yaml"))
+    if model not in options:
+        raise ValueError(f"model={model!r}: one of {options}")
+    model_class, config_class = MODELS[compose("cpt", [f"model={model}"]).model.config]
     vocab = json.loads((Path(hf_dir) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
-    model_class, config_class = IMPORTABLE[model]
     nemo_model = getattr(llm, model_class)(getattr(llm, config_class)(vocab_size=vocab))
     return llm.import_ckpt(model=nemo_model, source=f"hf://{hf_dir}", output_path=output)

@@ -1,4 +1,5 @@
-"""Curated documents for the training-data steps (tokenizer, Megatron data), read in a stable order outside Ray.
+"""Inputs and outputs of the training-data steps (tokenizer, Megatron data): curated documents read in a stable order
+outside Ray, and output folders checked before any work.
 
 `input` is a curation output folder (its `curated/` part is read, never `rejects/`), a folder or file of JSONL /
 Parquet / text, or a list of them. A record that cannot be read is counted and reported with its file and line, not
@@ -45,9 +46,18 @@ def resolve_inputs(inputs: str | os.PathLike | list) -> list[str]:
 def documents(inputs: str | list[str], text_field: str = "text", skipped: Skipped | None = None
               ) -> Iterator[tuple[str, str]]:
     """(id, text) of every readable document; raises FileNotFoundError for a missing or empty input."""
-    from curator_stages.readers import read_documents
+    from curator_stages.readers import partitions
 
-    for record in read_documents(resolve_inputs(inputs), text_field):
+    for path, config in partitions(resolve_inputs(inputs)):
+        yield from partition_documents(path, config, text_field, skipped)
+
+
+def partition_documents(path: str, config: dict, text_field: str = "text", skipped: Skipped | None = None
+                        ) -> Iterator[tuple[str, str]]:
+    """(id, text) of the readable documents of one input partition (see curator_stages.readers.partitions)."""
+    from curator_stages.readers import read_partition
+
+    for record in read_partition(path, config, text_field):
         if "reason" in record:
             if skipped is not None:
                 skipped.add(record["detail"])
@@ -63,3 +73,23 @@ def document_id(record: dict) -> str:
         if value is not None:
             return str(value)
     return record["id"]
+
+
+def check_writable(folder: Path) -> None:
+    """Creates the folder if needed and proves a file can be written there, before any work starts."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise PermissionError(f"cannot write into the output folder {folder}: {err.strerror or err}") from err
+
+
+def empty_output_dir(output: str) -> Path:
+    """The output folder, new or empty and writable; a folder with files in it is never written over."""
+    out = Path(output)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise FileExistsError(f"output {output} exists and is not an empty folder")
+    check_writable(out)
+    return out

@@ -5,7 +5,6 @@ the objects NeMo builds at launch, so a dry run never needs the files or the GPU
 every problem named, instead of minutes later inside Megatron.
 """
 
-import json
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -14,6 +13,8 @@ import nemo_run as run
 from nemo.lightning import AutoResume, NeMoLogger, Trainer
 from nemo.lightning.pytorch.callbacks import PEFT
 from nemo.lightning.pytorch.optim import OptimizerModule
+
+from recipes.tokenizer import metadata
 
 
 class LaunchCheckError(ValueError):
@@ -73,11 +74,10 @@ def problems(model, data, trainer, available_gpus: int | None = None, resume=Non
     tokenizer_path = _tokenizer_path(_get(data, "tokenizer"))
     model_vocab = _get(model, "config.vocab_size")
     if tokenizer_path is not None:
-        meta = Path(str(tokenizer_path)) / "canto_tokenizer.json"
+        info = metadata(str(tokenizer_path))
         if not Path(str(tokenizer_path)).exists():
             found.append(f"tokenizer {tokenizer_path} does not exist (run canto-nemo tokenizer train/extend)")
-        elif meta.is_file():
-            info = json.loads(meta.read_text(encoding="utf-8"))
+        elif info is not None:
             # An unset vocab_size is filled in by NeMo from the tokenizer, padded; a set one must agree.
             if model_vocab is not None and model_vocab != info["padded_vocab_size"]:
                 found.append(f"model vocab_size {model_vocab} does not match the tokenizer's padded vocabulary "

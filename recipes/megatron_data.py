@@ -29,7 +29,7 @@ import numpy as np
 import xxhash
 
 from curator_stages.readers import partitions
-from recipes.corpus import Skipped, document_id, resolve_inputs
+from recipes.corpus import Skipped, check_writable, partition_documents, resolve_inputs
 
 SPLITS = ("train", "validation")
 HASH_BUCKETS = 1_000_000
@@ -70,16 +70,9 @@ def _write_shard(index: int, path: str, config: dict, text_field: str, shard_dir
     import torch
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-    from curator_stages.readers import read_partition
-
     tokenizer, eod, dtype = _WORKER["tokenizer"], _WORKER["eod"], _WORKER["dtype"]
     skipped = Skipped()
-    docs = []
-    for record in read_partition(path, config, text_field):
-        if "reason" in record:
-            skipped.add(record["detail"])
-        else:
-            docs.append((document_id(record), record["text"]))
+    docs = list(partition_documents(path, config, text_field, skipped))
     encodings = tokenizer.encode_batch([text for _, text in docs], add_special_tokens=False)
     builders, counts = {}, {split: {"documents": 0, "tokens": 0} for split in SPLITS}
     max_id = -1
@@ -116,14 +109,9 @@ def build(input, tokenizer: str, output: str, *, text_field: str = "text", valid
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
     out_dir = Path(output).parent
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out_dir, prefix=".write-test", delete=True)
-        probe.close()
-    except OSError as err:
-        raise PermissionError(f"cannot write the datasets under {out_dir}: {err.strerror or err}") from err
-    workers = workers or os.cpu_count() or 1
+    check_writable(out_dir)
     parts = partitions(resolve_inputs(input), split_bytes)
+    workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))  # each worker loads the tokenizer: none idle
     start = time.perf_counter()
     shard_dir = tempfile.mkdtemp(prefix=".shards-", dir=out_dir)
     results: list[dict] = []

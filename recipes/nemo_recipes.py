@@ -15,8 +15,6 @@ a dry run builds and prints the config without touching files or GPUs.
 # No `from __future__ import annotations` here: NeMo-Run parses factory arguments by their (real) annotations.
 
 
-import json
-from pathlib import Path
 
 import nemo_run as run
 from nemo import lightning as nl
@@ -27,6 +25,7 @@ from nemo.collections.llm.recipes.precision.mixed_precision import bf16_mixed, f
 from nemo.utils.exp_manager import TimingCallback
 
 from recipes import launch
+from recipes.tokenizer import metadata
 
 # Model config names a YAML may use -> (model class, config class) in nemo.collections.llm.
 MODELS = {
@@ -50,12 +49,6 @@ def compose(config: str, overrides: list[str] | str | None = None):
         return hydra_compose(config_name=config, overrides=list(overrides or []))
 
 
-def tokenizer_info(path: str) -> dict | None:
-    """canto_tokenizer.json of a tokenizer folder, when the folder is there (a dry run must not need it)."""
-    meta = Path(path) / "canto_tokenizer.json"
-    return json.loads(meta.read_text(encoding="utf-8")) if meta.is_file() else None
-
-
 def _tokenizer(path: str) -> run.Config:
     return run.Config(AutoTokenizer, pretrained_model_name=path, use_fast=True)
 
@@ -66,7 +59,7 @@ def _model(cfg) -> run.Config:
         raise ValueError(f"model.config={name!r} is not one of {sorted(MODELS)}")
     model_class, config_class = MODELS[name]
     values = dict(cfg.model.overrides or {})
-    info = tokenizer_info(cfg.data.tokenizer)
+    info = metadata(cfg.data.tokenizer)  # None when the folder is not there yet: a dry run must not need it
     if info is not None:
         # The embedding is sized from our tokenizer, padded as Megatron wants; the check at launch compares them.
         values["vocab_size"] = info["padded_vocab_size"]
@@ -148,28 +141,26 @@ def _optim(cfg) -> run.Config:
 def build(cfg) -> run.Partial:
     """A composed conf/recipe config -> the run.Partial that NeMo's CLI runs."""
     kind = cfg.kind
+    if kind not in ("pretrain", "cpt", "sft"):
+        raise ValueError(f"kind={kind!r}: expected pretrain, cpt or sft")
     common = {"model": _model(cfg), "trainer": _trainer(cfg), "log": _log(cfg), "optim": _optim(cfg)}
-    if kind == "pretrain":
-        resume = run.Config(nl.AutoResume, resume_if_exists=True, resume_ignore_no_checkpoint=True)
-        return run.Partial(launch.pretrain, data=_pretraining_data(cfg), resume=resume, **common)
-    restore = run.Config(nl.RestoreConfig, path=str(cfg.base_checkpoint))
+    # Continued pretraining and SFT start from the base checkpoint; a restart of any run resumes its own.
+    restore = None if kind == "pretrain" else run.Config(nl.RestoreConfig, path=str(cfg.base_checkpoint))
     resume = run.Config(nl.AutoResume, restore_config=restore, resume_if_exists=True,
                         resume_ignore_no_checkpoint=True)
-    if kind == "cpt":
+    if kind in ("pretrain", "cpt"):
         return run.Partial(launch.pretrain, data=_pretraining_data(cfg), resume=resume, **common)
-    if kind == "sft":
-        d = cfg.data
-        data = run.Config(llm.ChatDataModule, dataset_root=str(d.dataset_root), seq_length=d.seq_length,
-                          micro_batch_size=d.micro_batch_size, global_batch_size=d.global_batch_size,
-                          tokenizer=_tokenizer(d.tokenizer), num_workers=d.num_workers,
-                          use_hf_tokenizer_chat_template=True)
-        return run.Partial(launch.finetune, data=data, resume=resume, peft=None, **common)
-    raise ValueError(f"kind={kind!r}: expected pretrain, cpt or sft")
+    d = cfg.data
+    data = run.Config(llm.ChatDataModule, dataset_root=str(d.dataset_root), seq_length=d.seq_length,
+                      micro_batch_size=d.micro_batch_size, global_batch_size=d.global_batch_size,
+                      tokenizer=_tokenizer(d.tokenizer), num_workers=d.num_workers,
+                      use_hf_tokenizer_chat_template=True)
+    return run.Partial(launch.finetune, data=data, resume=resume, peft=None, **common)
 
 
 @run.cli.factory(target=llm.pretrain, name="cantonese_pretrain")
 def cantonese_pretrain(config: str = "pretrain", overrides: str = "") -> run.Partial:
-    """Pretraining from scratch (tiny model on the demo's data by default; model=small_125m or llama_1b to grow)."""
+    """Pretraining from scratch (tiny model on the demo's data by default; model=small_125m or llama32_1b to grow)."""
     return build(compose(config, overrides))
 
 

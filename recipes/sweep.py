@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-FACTORIES = ("cantonese_pretrain", "cantonese_cpt")
-FACTORY_CONFIGS = {"cantonese_pretrain": "pretrain", "cantonese_cpt": "cpt"}
+FACTORY_CONFIGS = {"cantonese_pretrain": "pretrain", "cantonese_cpt": "cpt"}  # factory -> conf/recipe/<config>.yaml
+FACTORIES = tuple(FACTORY_CONFIGS)
 
 
 def compose_sweep(name: str = "default", overrides: list[str] | None = None):
@@ -31,7 +31,6 @@ def _recipe(recipe: str, nodes: int, gpus_per_node: int, cfg, recipe_overrides: 
         raise ValueError(f"recipe={recipe!r}: AutoConfigurator sweeps pretraining recipes, one of {FACTORIES}")
     overrides = [*recipe_overrides, f"parallelism.num_nodes={nodes}",
                  f"parallelism.gpus_per_node={gpus_per_node}", f"data.seq_length={cfg.seq_length}"]
-    overrides.append(f"++model.overrides.seq_length={cfg.seq_length}")
     return getattr(nemo_recipes, recipe)(overrides=" ".join(overrides))
 
 
@@ -93,13 +92,12 @@ def generate(recipe: str, nodes: int, gpus_per_node: int, output: str, sweep: st
              overrides: list[str] | None = None, recipe_overrides: list[str] | None = None,
              progress=print) -> list[dict]:
     """Writes the candidates and the table; returns the table's rows. `overrides` apply to conf/sweep/<sweep>.yaml,
-    `recipe_overrides` to the recipe's conf/recipe/ composition (e.g. ["model=llama_1b"])."""
+    `recipe_overrides` to the recipe's conf/recipe/ composition (e.g. ["model=llama32_1b"])."""
     from nemo.collections.llm.tools.auto_configurator import generate_configs
 
-    out = Path(output)
-    if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"output {output} exists and is not empty")
-    out.mkdir(parents=True, exist_ok=True)
+    from recipes.corpus import empty_output_dir
+
+    out = empty_output_dir(output)
     cfg = compose_sweep(sweep, overrides)
     partial = _recipe(recipe, nodes, gpus_per_node, cfg, list(recipe_overrides or []))
     model_config = _config_values(partial.model.config)
@@ -125,13 +123,13 @@ def generate(recipe: str, nodes: int, gpus_per_node: int, output: str, sweep: st
             *(recipe_overrides or []), f"parallelism.num_nodes={nodes}", f"parallelism.gpus_per_node={gpus_per_node}",
             f"parallelism.tensor_parallel={tp}", f"parallelism.pipeline_parallel={pp}",
             f"parallelism.context_parallel={cp}", f"data.micro_batch_size={mbs}", f"data.global_batch_size={gbs}",
-            f"data.seq_length={seq}", f"++model.overrides.seq_length={seq}",
+            f"data.seq_length={seq}",
             f"schedule.max_steps={candidate.trainer.max_steps}", "schedule.log_every_n_steps=1",
             f"logging.dir={out / 'logs'}", f"name={name}",
         ])
+        memory = memory_gb(params, model_config, seq, mbs, tp, pp, cp, dp)
         rows.append({"name": name, "tp": tp, "pp": pp, "cp": cp, "dp": dp, "micro_batch": mbs, "global_batch": gbs,
-                     "memory_gb": round(memory_gb(params, model_config, seq, mbs, tp, pp, cp, dp), 1),
-                     "fits": memory_gb(params, model_config, seq, mbs, tp, pp, cp, dp) <= cfg.gpu_memory_gb,
+                     "memory_gb": round(memory, 1), "fits": memory <= cfg.gpu_memory_gb,
                      "run_minutes": round(step_s * candidate.trainer.max_steps / 60, 2)})
     lines = [f"# Sweep: {recipe} on {nodes} node(s) x {gpus_per_node} GPU(s)", "",
              f"Model: {model_config.name}, {params / 1e6:,.0f}M parameters (vocabulary {vocab:,}), "
@@ -177,9 +175,6 @@ def rank(output: str, top: int = 10, progress=print) -> None:
     progress(f"sweep rank: {out / 'logs'}/final_summary_{meta['nodes']}nodes.csv")
 
 
-
-
-
 def _write_candidate(path: Path, recipe: str, overrides: list[str]) -> None:
     """A candidate as the recipe and the Hydra overrides that make it, plus the config they resolve to."""
     import yaml
@@ -209,11 +204,11 @@ def load_candidate(path: str):
     return getattr(nemo_recipes, spec["recipe"])(overrides=" ".join(spec["overrides"]))
 
 
-def run_candidate(path: str, dryrun: bool = False) -> None:
-    """Runs one candidate on this node with torchrun (NeMo-Run's LocalExecutor), one task per GPU."""
+def run_candidate(candidate: str, dryrun: bool = False) -> None:
+    """Runs one candidate YAML on this node with torchrun (NeMo-Run's LocalExecutor), one task per GPU."""
     import nemo_run as run
 
-    partial = load_candidate(path)
+    partial = load_candidate(candidate)
     devices = partial.trainer.devices
     executor = run.LocalExecutor(ntasks_per_node=devices, launcher="torchrun" if devices > 1 else None)
-    run.run(partial, executor=executor, name=Path(path).stem, dryrun=dryrun)
+    run.run(partial, executor=executor, name=Path(candidate).stem, dryrun=dryrun)

@@ -23,7 +23,7 @@ import regex
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
 from recipes import bpe
-from recipes.corpus import Skipped, documents
+from recipes.corpus import Skipped, documents, empty_output_dir
 
 # Megatron pads the embedding to a multiple of this (times tensor parallelism); NeMo's default.
 DIVISIBLE_BY = 128
@@ -57,27 +57,34 @@ BASES = {
 }
 
 
+def metadata(folder: str | Path) -> dict | None:
+    """canto_tokenizer.json of a tokenizer folder written here, or None (another tokenizer, or not there yet)."""
+    path = Path(folder) / "canto_tokenizer.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
 def resolve(name_or_path: str) -> tuple[Tokenizer, dict]:
-    """A base name from BASES, a tokenizer folder, or a tokenizer.json -> (tokenizer, info with eod and name)."""
+    """A base name from BASES, a tokenizer folder, or a tokenizer.json -> (tokenizer, info: name, eod, folder)."""
     if name_or_path in BASES:
         base = BASES[name_or_path]
         spec = importlib.util.find_spec(base.package)
         if spec is None or not spec.submodule_search_locations:
             msg = f"tokenizer {name_or_path!r} comes from the package {base.install}, which is not installed"
             raise FileNotFoundError(msg)
-        data = json.loads((Path(spec.submodule_search_locations[0]) / base.path).read_text(encoding="utf-8"))
+        file = Path(spec.submodule_search_locations[0]) / base.path
+        data = json.loads(file.read_text(encoding="utf-8"))
         data["added_tokens"] = [t for t in data["added_tokens"] if t["content"] not in base.drop_added]
-        return Tokenizer.from_str(json.dumps(data)), {"name": name_or_path, "eod": base.eod}
+        return Tokenizer.from_str(json.dumps(data)), {"name": name_or_path, "eod": base.eod, "folder": file.parent}
     path = Path(name_or_path)
     file = path / "tokenizer.json" if path.is_dir() else path
     if not file.is_file():
         known = ", ".join(BASES)
         msg = f"no tokenizer at {name_or_path}: expected one of {known}, a folder with tokenizer.json, or a file"
         raise FileNotFoundError(msg)
-    info = {"name": str(path), "eod": EOD}
-    meta = file.parent / "canto_tokenizer.json"
-    if meta.is_file():
-        info.update(json.loads(meta.read_text(encoding="utf-8")))
+    info = {"name": str(path), "eod": EOD, "folder": file.parent}
+    meta = metadata(file.parent)
+    if meta is not None:
+        info.update(meta)
     else:
         config = file.parent / "tokenizer_config.json"
         if config.is_file():
@@ -123,7 +130,7 @@ def train(corpus, output: str, vocab_size: int = 32000, *, text_field: str = "te
     special = [EOD, *CHAT_TOKENS]
     if vocab_size < 256 + len(special) + 1:
         raise ValueError(f"vocab_size={vocab_size} is too small: a byte-level BPE needs more than {256 + len(special)}")
-    _check_output(output)
+    empty_output_dir(output)
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
@@ -172,7 +179,7 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     data = json.loads(tokenizer.to_str())
     if data["model"]["type"] != "BPE" or not _is_byte_level(data):
         raise ValueError(f"tokenizer {base!r} is not a byte-level BPE; only those can be extended with merges")
-    _check_output(output)
+    empty_output_dir(output)
     pack_obj = get_pack(pack)
     script = regex.compile(f"[{pack_obj.script_class}]")
     start = time.perf_counter()
@@ -247,15 +254,14 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
             "documents": n_docs, "characters": n_chars, "skipped_records": skipped.count,
             "lexicon_characters": lexicon_characters, "new_merges_requested": new_merges,
             "min_frequency": min_frequency, "seconds": round(time.perf_counter() - start, 1)}
-    base_tok = resolve(base)[0]
     rows = ["id\ttoken\tkind\tbase_ids"]
     for token_id, symbols, kind in added:
         raw = bpe.to_bytes(symbols)
         # A step towards a 4-byte character can be a byte fragment: written as its bytes.
         text = json.dumps(raw.decode("utf-8"), ensure_ascii=False) if bpe.is_whole_characters(symbols) else raw.hex()
-        base_ids = [t.id for t in base_tok.model.tokenize(symbols)]
+        base_ids = [t.id for t in tokenizer.model.tokenize(symbols)]  # `tokenizer` is still the base
         rows.append(f"{token_id}\t{text}\t{kind}\t{' '.join(map(str, base_ids))}")
-    chat_template = _base_chat_template(base) or CHATML
+    chat_template = (None if base == "qwen2.5" else _chat_template(base_info["folder"])) or CHATML
     _save(extended, output, info, chat_template=chat_template)
     (Path(output) / "added_tokens.tsv").write_text("\n".join(rows) + "\n", encoding="utf-8")
     progress(f"tokenizer extend: {base_size:,} -> {info['vocab_size']:,} tokens (+{len(added):,}; padded "
@@ -271,33 +277,12 @@ def _rebuild(data: dict) -> Tokenizer:
     return Tokenizer.from_str(json.dumps(data, ensure_ascii=False))
 
 
-def _base_chat_template(base: str) -> str | None:
-    if base == "qwen2.5" or (base not in BASES and not Path(base).is_dir()):
-        return None
-    folder = Path(base) if base not in BASES else None
-    if folder is None:
-        spec = importlib.util.find_spec(BASES[base].package)
-        folder = (Path(spec.submodule_search_locations[0]) / BASES[base].path).parent
+def _chat_template(folder: Path) -> str | None:
+    """The base's chat template (Qwen2.5 gets plain ChatML: the shipped file's template is Qwen3's, with thinking)."""
     config = folder / "tokenizer_config.json"
     if not config.is_file():
         return None
     return json.loads(config.read_text(encoding="utf-8")).get("chat_template")
-
-
-def _check_output(output: str) -> None:
-    out = Path(output)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"output {output} exists and is not an empty folder")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create the output folder {output}: {err.strerror}") from err
-    probe = out / ".write-test"
-    try:
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write into the output folder {output}: {err.strerror}") from err
 
 
 def _save(tokenizer: Tokenizer, output: str, info: dict, chat_template: str | None) -> None:

@@ -51,7 +51,7 @@ def test_train_megatron_data_and_smoke_train(posts, tmp_path):
     assert Path(f"{prefix}_train_text_document.bin").stat().st_size == 2 * manifest["splits"]["train"]["tokens"]
 
     done = run("smoke-train", f"data={prefix}", f"output={tmp_path / 'smoke'}", "steps=30", "seq_length=64",
-               "hidden_size=64", "log_every=10")
+               "hidden_size=64", "log_every=10", "lr=3e-3")  # 3e-3: YAML would read it as a string
     assert done.returncode == 0, done.stderr
     result = json.loads((tmp_path / "smoke" / "smoke_train.json").read_text())
     assert result["steps"] == 30 and result["valid_ppl_after"] < result["valid_ppl_before"]
@@ -69,6 +69,10 @@ def test_bad_arguments_are_named(posts, tmp_path):
     assert done.returncode == 2 and "no tokenizer at" in done.stderr
     done = run("smoke-train", f"data={tmp_path / 'nothing'}", f"output={tmp_path / 's'}")
     assert done.returncode == 2 and "nothing_manifest.json not found" in done.stderr
+    done = run("tokenizer", "train", f"corpus={posts}", f"output={tmp_path / 'v'}", "vocab_size=many")
+    assert done.returncode == 2 and "vocab_size='many': expected a number" in done.stderr
+    done = run("smoke-train", f"data={tmp_path / 'nothing'}", f"output={tmp_path / 's'}", "vocab_size=8000")
+    assert done.returncode == 2 and "unknown option 'vocab_size'" in done.stderr  # it comes from the manifest
     done = run("sweep", "recipe=cantonese_pretrain", "nodes=1")
     assert done.returncode == 2 and "missing gpus_per_node=... output=..." in done.stderr
     done = run("resize-embeddings", f"base={tmp_path}", f"tokenizer={tmp_path}", f"output={tmp_path / 'r'}")

@@ -163,7 +163,7 @@ def test_dry_runs_through_the_real_nemo_cli(tmp_path):
 
 def test_autoconfigurator_grid_for_a_small_cluster(tmp_path):
     rows = sw.generate("cantonese_pretrain", 1, 4, str(tmp_path / "sweep"), sweep="small",
-                       recipe_overrides=["model=llama_1b"], progress=lambda s: None)
+                       recipe_overrides=["model=llama32_1b"], progress=lambda s: None)
     grid = sorted((r["tp"], r["micro_batch"]) for r in rows)
     assert grid == [(1, 1), (1, 2), (1, 4), (2, 1), (2, 2), (2, 4)]
     assert all(r["dp"] == 4 // r["tp"] and r["pp"] == 1 and r["global_batch"] == 32 for r in rows)
@@ -188,7 +188,7 @@ def test_rank_reads_the_runs_logs(tmp_path):
     from torch.utils.tensorboard import SummaryWriter
 
     out = tmp_path / "sweep"
-    rows = sw.generate("cantonese_pretrain", 1, 4, str(out), sweep="small", recipe_overrides=["model=llama_1b"],
+    rows = sw.generate("cantonese_pretrain", 1, 4, str(out), sweep="small", recipe_overrides=["model=llama32_1b"],
                        progress=lambda s: None)
     with pytest.raises(FileNotFoundError, match="run the candidates first"):
         sw.rank(str(out), progress=lambda s: None)

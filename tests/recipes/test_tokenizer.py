@@ -183,7 +183,7 @@ def test_bad_input_fails_clearly(tmp_path, corpus):
     (taken / "x").write_text("x")
     with pytest.raises(FileExistsError, match="not an empty folder"):
         tok.train(str(corpus), str(taken), progress=lambda s: None)
-    with pytest.raises(OSError, match="cannot create the output folder"):
+    with pytest.raises(OSError, match="cannot write into"):
         tok.train(str(corpus), str(tmp_path / "taken" / "x" / "out"), progress=lambda s: None)  # x is a file
     if os.geteuid() != 0:  # root may write anywhere
         locked = tmp_path / "locked"
