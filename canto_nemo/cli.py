@@ -419,7 +419,11 @@ def _demo_training(out: Path, steps: int, stats: dict) -> int:
     # the dialect filter set aside, so the base model keeps its written Chinese.
     replay = _written_chinese_rejects(out)
     if replay is not None:
-        megatron_data.build(replay, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "replay_zh_qwen2.5"))
+        try:
+            megatron_data.build(replay, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "replay_zh_qwen2.5"))
+        except ValueError as err:  # too few documents for a validation split: the replay is optional
+            print(f"canto-nemo demo: no replay dataset ({err})", file=sys.stderr)
+            replay = None
     print(f"\ncanto-nemo demo [4/5]: smoke training a tiny GPT on CPU ({steps} steps)")
     result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
                                             steps=steps)
