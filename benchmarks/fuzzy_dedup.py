@@ -137,15 +137,18 @@ def rensa(texts: list[str]) -> int:
     return sum(lsh.query_duplicate_flags_matrix(matrix))
 
 
-def timed(fn, texts: list[str], rounds: int = 3) -> float:
-    """Documents per second, best of `rounds` (a shared machine's noise only ever slows a run down)."""
-    fn(texts[:50])  # warm caches (OpenCC, permutations) outside the timing
-    best = float("inf")
+def race(systems: dict, texts: list[str], rounds: int = 5) -> dict[str, float]:
+    """Documents per second of each system, best of `rounds`. Rounds go round-robin over the systems, so a slow spell
+    of this shared machine lands on all of them rather than on whichever ran then."""
+    for fn in systems.values():
+        fn(texts[:50])  # warm caches (OpenCC, permutations, imports) outside the timing
+    best = dict.fromkeys(systems, float("inf"))
     for _ in range(rounds):
-        start = time.perf_counter()
-        fn(texts)
-        best = min(best, time.perf_counter() - start)
-    return len(texts) / best
+        for name, fn in systems.items():
+            start = time.perf_counter()
+            fn(texts)
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: len(texts) / seconds for name, seconds in best.items()}
 
 
 def scale_documents(n: int, seed: int = 0) -> list[str]:
@@ -186,6 +189,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", default="10000,100000,1000000", help="document counts for the scale table")
     parser.add_argument("--skip-quality", action="store_true", help="only the speed and scale tables")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per system (best counts)")
     parser.add_argument("--scale-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scale_child:
@@ -206,12 +210,13 @@ def main() -> None:
     speed_texts = lihkg_posts(min_chars=1) * 3
     print(f"\nSpeed: signatures + LSH candidates, {len(speed_texts):,} LIHKG posts, one process\n")
     print("| system | documents/s | ratio to ours (CPU) |\n|---|---:|---:|")
-    ours_cpu = timed(ours, speed_texts)
-    rows = [("canto-nemo (torch, CPU)", ours_cpu), ("datasketch 2.0.0", timed(datasketch, speed_texts)),
-            ("rensa 0.5.0", timed(rensa, speed_texts))]
+    systems = {"canto-nemo (torch, CPU)": ours}
     if torch.cuda.is_available():
-        rows.insert(1, ("canto-nemo (torch, CUDA)", timed(lambda t: ours(t, "cuda"), speed_texts)))
-    for name, speed in rows:
+        systems["canto-nemo (torch, CUDA)"] = lambda t: ours(t, "cuda")
+    systems |= {"datasketch 2.0.0": datasketch, "rensa 0.5.0": rensa}
+    speeds = race(systems, speed_texts, args.rounds)
+    ours_cpu = speeds["canto-nemo (torch, CPU)"]
+    for name, speed in speeds.items():
         print(f"| {name} | {speed:,.0f} | {speed / ours_cpu:.2f} |")
 
     print("\nScale (CPU; each size in a fresh process)\n")

@@ -12,7 +12,14 @@ from nemo_curator.tasks import DocumentBatch
 
 from cantonese.variants import converter
 from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
-from curator_stages.minhash import MinHashConfig, band_keys, normalise_for_shingles, shingles, signatures
+from curator_stages.minhash import (
+    MinHashConfig,
+    _permutations,
+    band_keys,
+    normalise_for_shingles,
+    shingles,
+    signatures,
+)
 
 CONFIG = MinHashConfig()
 
@@ -53,6 +60,19 @@ def test_shingles_stop_at_document_edges():
     hashes, owner = shingles(["ab", "abcdefg", "xyz"], 3)
     assert owner.tolist() == [0, 1, 1, 1, 1, 1, 2]
     assert len(hashes) == 7
+
+
+def test_signatures_match_exact_integer_arithmetic():
+    """The permutations rely on int64 wrapping modulo 2^64: checked against Python's unbounded integers."""
+    texts = ["佢哋喺度食緊飯，你嚟唔嚟呀？", "我聽朝要submit個report", "落雨"]
+    hashes, owner = shingles(normalise_for_shingles(texts, CONFIG), CONFIG.ngram)
+    a, b = _permutations(CONFIG.num_perm, CONFIG.seed, "cpu")
+    pairs = list(zip(hashes.tolist(), owner.tolist(), strict=True))
+    perms = list(zip(a.tolist(), b.tolist(), strict=True))
+    expected = [[min(((ai * x + bi) % 2**64) >> 33 for x, o in pairs if o == doc) for ai, bi in perms]
+                for doc in range(len(texts))]
+    assert signatures(texts, CONFIG).tolist() == expected
+    assert len({v for row in expected for v in row}) > 300  # not degenerate
 
 
 def test_signatures_do_not_depend_on_the_batch():
