@@ -59,6 +59,24 @@ def systems() -> dict[str, Callable[[str], bool]]:
     }
 
 
+# Characters only Cantonese writes: a written-Chinese text holding one of them carries Cantonese.
+CANTONESE_ONLY_CHARS = frozenset("嘅咗㗎喺嘢冇哋佢啲嗰咩嚟")
+
+
+def label_check(sets: dict[str, tuple[list[str], list[str]]]) -> None:
+    """What bounds any detector on these sets: Cantonese sentences identical to their written side (in Han
+    characters), and written-side texts that themselves hold Cantonese-only characters."""
+    import regex
+
+    han = regex.compile(r"\p{Han}")
+    print("| set | pairs | identical in Han characters | written side holding Cantonese-only characters |")
+    print("|---|---:|---:|---:|")
+    for name, (yue, zh) in sets.items():
+        same = sum(han.findall(y) == han.findall(z) for y, z in zip(yue, zh, strict=True))
+        carries = sum(bool(CANTONESE_ONLY_CHARS & set(z)) for z in zh)
+        print(f"| {name} | {len(yue):,} | {same} | {carries} |")
+
+
 def main() -> None:
     sets = load_sets()
     every_text = [t for yue, zh in sets.values() for t in yue + zh]
@@ -85,6 +103,8 @@ def main() -> None:
             print(f"| {name} | {set_name} | {recall:.1%} | {precision:.1%} | {f1:.3f} | {speed:,.0f} |")
     print()
     print("targets: recall >= 90% at precision >= 99% on both sets, >= 1,000,000 chars/s on one core")
+    print()
+    label_check(sets)
 
 
 if __name__ == "__main__":
