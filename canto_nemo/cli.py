@@ -61,6 +61,9 @@ connected components) and nothing else. Kept documents go to DIR/curated/, each 
 stage, reason (exact_duplicate | near_duplicate) and duplicate_of (the id that survives its cluster).
 Options: fuzzy.ngram fuzzy.bands fuzzy.rows fuzzy.threshold fuzzy.fold_variants fuzzy.ignore_punctuation
 exact_dedup=false fuzzy_dedup=false text_field overwrite ray.address executor (see `canto-nemo curate --help`).
+fuzzy_backend=nemo_curator runs NeMo Curator's own GPU fuzzy-dedup workflow (needs RAPIDS: NVIDIA's NeMo Curator
+container) with the same parameters, verification and survivors, instead of ours on torch (fuzzy_backend=torch,
+the default).
 """
 
 DEMO_HELP = """usage: canto-nemo demo [output=DIR] [steps=300]
@@ -154,7 +157,8 @@ def run_curation(cfg) -> dict:
     inputs = OmegaConf.to_container(cfg.input) if OmegaConf.is_list(cfg.input) else [str(cfg.input)]
     workflow = CurationWorkflow(
         inputs=inputs, output=str(cfg.output), stages=stages, text_field=cfg.text_field,
-        exact_dedup=cfg.exact_dedup, fuzzy_dedup=fuzzy, device=cfg.device, output_format=cfg.output_format,
+        exact_dedup=cfg.exact_dedup, fuzzy_dedup=fuzzy, fuzzy_backend=cfg.fuzzy_backend, device=cfg.device,
+        output_format=cfg.output_format,
         batch_size=cfg.batch_size,
         split_bytes=cfg.split_bytes, executor=cfg.executor, ray_address=cfg.ray.address, overwrite=cfg.overwrite,
         keep_work=cfg.keep_work,

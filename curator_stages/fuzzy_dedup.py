@@ -92,14 +92,21 @@ def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[
     # Only the candidates' signatures are read: the corpus's stay on disk.
     taken = dataset.take(rows[involved], columns=[SIGNATURE_COLUMN]).column(SIGNATURE_COLUMN)
     signature = torch.as_tensor(np.stack(taken.to_numpy(zero_copy_only=False)))
-    position = {row: i for i, row in enumerate(involved)}
-    left = signature[[position[r] for r in pairs[:, 0]]]
-    right = signature[[position[r] for r in pairs[:, 1]]]
-    similar = ((left == right).float().mean(dim=1) >= config.threshold).numpy()
+    return clusters(ids, pairs, involved, signature, config.threshold)
+
+
+def clusters(ids: np.ndarray, pairs: np.ndarray, involved: np.ndarray, signature: torch.Tensor,
+             threshold: float) -> pd.DataFrame:
+    """(id, duplicate_of) from candidate pairs. ids: every document, in ascending order (row i is ids[i]); pairs:
+    (n, 2) rows of candidate documents; involved: the sorted rows that occur in pairs, whose signatures `signature`
+    holds in that order. A pair is kept when its signatures agree on at least `threshold` of their minhashes; the
+    smallest id of each connected component of kept pairs survives."""
+    position = np.searchsorted(involved, pairs)
+    similar = ((signature[position[:, 0]] == signature[position[:, 1]]).float().mean(dim=1) >= threshold).numpy()
     kept = pairs[similar]
 
-    graph = coo_matrix((np.ones(len(kept)), (kept[:, 0], kept[:, 1])), shape=(len(rows), len(rows)))
+    graph = coo_matrix((np.ones(len(kept)), (kept[:, 0], kept[:, 1])), shape=(len(ids), len(ids)))
     _, component = connected_components(graph, directed=False)
-    survivor_row = pd.Series(np.arange(len(rows))).groupby(component).transform("min").to_numpy()
-    duplicate = survivor_row != np.arange(len(rows))
+    survivor_row = pd.Series(np.arange(len(ids))).groupby(component).transform("min").to_numpy()
+    duplicate = survivor_row != np.arange(len(ids))
     return pd.DataFrame({"id": ids[duplicate], "duplicate_of": ids[survivor_row[duplicate]]})

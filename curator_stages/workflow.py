@@ -25,6 +25,7 @@ from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
 
 from curator_stages.dedup import DuplicateRemover, ExactHashStage, find_exact_duplicates
 from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
+from curator_stages.fuzzy_dedup_rapids import check_backend, find_fuzzy_duplicates_rapids
 from curator_stages.minhash import MinHashConfig
 from curator_stages.ray_env import configure_ray
 from curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
@@ -74,6 +75,7 @@ class CurationWorkflow:
     text_field: str = "text"
     exact_dedup: bool = True
     fuzzy_dedup: MinHashConfig | None = None
+    fuzzy_backend: str = "torch"  # or "nemo_curator": NeMo Curator's RAPIDS workflow (fuzzy_dedup_rapids.py)
     device: str = "auto"
     output_format: str = "jsonl"
     batch_size: int = 5000
@@ -89,6 +91,8 @@ class CurationWorkflow:
         if self.output_format not in ("jsonl", "parquet"):
             msg = f"output_format must be jsonl or parquet, not {self.output_format!r}"
             raise ValueError(msg)
+        if self.fuzzy_dedup is not None:
+            check_backend(self.fuzzy_backend)  # before Ray starts, like every other configuration error
         out = Path(self.output)
         self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
         self.paths["filtered"] = str(out / "_work" / "filtered")
@@ -116,7 +120,7 @@ class CurationWorkflow:
         if self.exact_dedup or self.fuzzy_dedup is not None:
             logger.info("pass 1/2: read, modify, filter and hash")
             hashing = [ExactHashStage(self.text_field)] * self.exact_dedup
-            if self.fuzzy_dedup is not None:
+            if self.fuzzy_dedup is not None and self.fuzzy_backend == "torch":
                 hashing.append(MinHashStage(self.fuzzy_dedup, text_field=self.text_field, device=self.device))
             self._run(reader + middle + hashing + [ParquetWriter(self.paths["filtered"])])
             self._run(self._identify_and_remove())
@@ -146,7 +150,11 @@ class CurationWorkflow:
             logger.info(f"found {len(duplicates)} exact duplicate(s)")
             removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
         if self.fuzzy_dedup is not None:
-            near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
+            if self.fuzzy_backend == "nemo_curator":
+                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], str(Path(self.output) / "_work" / "rapids"),
+                                                    self.fuzzy_dedup, self.text_field, exclude=exact_ids)
+            else:
+                near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
             near.to_parquet(self.paths["near_duplicates"], index=False)
             logger.info(f"found {len(near)} near duplicate(s)")
             removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=self.paths["rejects"],

@@ -1,0 +1,160 @@
+"""The `fuzzy_backend: nemo_curator` switch: NeMo Curator's own GPU fuzzy-dedup workflow (RAPIDS: cudf, cuGraph) with
+our Han-tuned parameters, for machines that have RAPIDS (NVIDIA's NeMo Curator container).
+
+NeMo Curator shingles the raw text of one field, with 24-character shingles and 20 x 13 bands made for English. So:
+1. `prepare` writes, beside the pass-1 Parquet, one file per batch with `id` and `_shingle_text` (the text normalised
+   as our torch path does: variants folded, punctuation and whitespace dropped), excluding exact duplicates;
+2. `FuzzyDeduplicationWorkflow` runs on those files with our n-gram size, bands, rows and seed
+   (`workflow_kwargs`), one FileGroupTask per file, so NeMo Curator's id generator gives each file one id range;
+3. `read_duplicates` maps NeMo Curator's integer ids back to ours through that id generator (its JSON), reads the
+   candidate edges and minhashes it left in its cache, and clusters them with `clusters` from fuzzy_dedup.py: the
+   same verification at `threshold` (NeMo Curator keeps every LSH candidate unverified) and the same survivor (the
+   smallest id), so both backends give the rejects the same `duplicate_of` rule.
+Steps 1 and 3 run anywhere and are tested on CPU; step 2 needs a GPU with RAPIDS and is unverified here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+import pyarrow.parquet as pq
+import torch
+from loguru import logger
+
+from curator_stages.fuzzy_dedup import clusters
+from curator_stages.minhash import MinHashConfig, normalise_for_shingles
+
+BACKENDS = ("torch", "nemo_curator")
+SHINGLE_TEXT = "_shingle_text"
+DEDUP_ID = "_curator_dedup_id"  # nemo_curator.stages.deduplication.id_generator.CURATOR_DEDUP_ID_STR
+MINHASH_FIELD = "_minhash_signature"  # nemo_curator.stages.deduplication.fuzzy.utils.CURATOR_DEFAULT_MINHASH_FIELD
+ID_GENERATOR_FILE = "fuzzy_id_generator.json"  # nemo_curator...fuzzy.workflow.ID_GENERATOR_OUTPUT_FILENAME
+ROWS_PER_FILE = 200_000
+
+
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        msg = f"fuzzy_backend must be one of {BACKENDS}, not {backend!r}"
+        raise ValueError(msg)
+    if backend == "nemo_curator" and importlib.util.find_spec("cudf") is None:
+        msg = ("fuzzy_backend=nemo_curator runs NeMo Curator's GPU fuzzy dedup, which needs RAPIDS (cudf, cuGraph) "
+               "and a GPU: use NVIDIA's NeMo Curator container, or fuzzy_backend=torch (CUDA or CPU, no RAPIDS)")
+        raise ValueError(msg)
+
+
+def workflow_kwargs(config: MinHashConfig) -> dict:
+    """FuzzyDeduplicationWorkflow arguments for our parameters, on the files `prepare` writes."""
+    return {
+        "input_filetype": "parquet",
+        "text_field": SHINGLE_TEXT,
+        "char_ngrams": config.ngram,
+        "num_bands": config.bands,
+        "minhashes_per_band": config.rows,
+        "seed": config.seed,
+        "use_64_bit_hash": False,
+        "normalize_text": False,  # ours is done: NeMo Curator's only lowercases and trims
+    }
+
+
+def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
+            exclude: set[str] | None = None) -> list[str]:
+    """Writes WORK/input/part-NNNNN.parquet (id, _shingle_text), batch by batch; returns the files in order."""
+    out = Path(work_dir) / "input"
+    out.mkdir(parents=True, exist_ok=True)
+    dataset = pads.dataset(parquet_dir, format="parquet")
+    files = []
+    for batch in dataset.to_batches(columns=["id", text_field], batch_size=ROWS_PER_FILE):
+        ids = batch.column("id").to_pylist()
+        texts = batch.column(text_field).to_pylist()
+        if exclude:
+            keep = [i for i, doc_id in enumerate(ids) if doc_id not in exclude]
+            ids, texts = [ids[i] for i in keep], [texts[i] for i in keep]
+        if not ids:
+            continue
+        path = str(out / f"part-{len(files):05d}.parquet")
+        table = pa.table({"id": ids, SHINGLE_TEXT: normalise_for_shingles(texts, config)})
+        pq.write_table(table, path)
+        files.append(path)
+    return files
+
+
+def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None:
+    """NeMo Curator's FuzzyDeduplicationWorkflow on the prepared files (needs a GPU with RAPIDS)."""
+    from nemo_curator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
+    from nemo_curator.tasks import FileGroupTask
+
+    tasks = [FileGroupTask(dataset_name="canto-nemo-fuzzy", data=[path]) for path in files]
+    workflow = FuzzyDeduplicationWorkflow(cache_path=str(Path(work_dir) / "cache"),
+                                          output_path=str(Path(work_dir) / "output"), **workflow_kwargs(config))
+    workflow.run(initial_tasks=tasks)
+
+
+def _id_range(registry: dict, path: str) -> tuple[int, int]:
+    """The id range NeMo Curator's IdGenerator gave the file group [path] (it keys groups by uuid5 of the paths)."""
+    key = str(uuid.uuid5(uuid.NAMESPACE_URL, path))
+    if key not in registry:
+        msg = f"NeMo Curator's id generator has no id range for {path}: was it run on these files?"
+        raise KeyError(msg)
+    return tuple(registry[key])
+
+
+def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> pd.DataFrame:
+    """(id, duplicate_of) from what FuzzyDeduplicationWorkflow left in WORK/output and WORK/cache."""
+    registry = json.loads((Path(work_dir) / "output" / ID_GENERATOR_FILE).read_text())["batch_registry"]
+    ours, theirs = [], []
+    for path in files:
+        ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        low, high = _id_range(registry, path)
+        if high - low + 1 != len(ids):
+            msg = f"NeMo Curator counted {high - low + 1} documents in {path}, which holds {len(ids)}"
+            raise ValueError(msg)
+        ours += ids
+        theirs.append(np.arange(low, high + 1))
+    ours_array = np.asarray(ours, dtype=object)
+    order = np.argsort(ours_array, kind="stable")  # row order = id order, as clusters() wants
+    ids = ours_array[order]
+    their_id = np.concatenate(theirs)[order]  # NeMo Curator's id of each of our rows
+    row_of = pd.Series(np.arange(len(ids)), index=their_id)
+
+    cache = Path(work_dir) / "cache"
+    edge_files = sorted((cache / "BucketsToEdgesStage").glob("*.parquet"))
+    if not edge_files:  # NeMo Curator stops before this stage when no band bucket holds two documents
+        return pd.DataFrame({"id": [], "duplicate_of": []})
+    edges = pq.read_table(edge_files, columns=[f"{DEDUP_ID}_x", f"{DEDUP_ID}_y"]).to_pandas()
+    pairs = np.stack([row_of[edges[f"{DEDUP_ID}_x"]].to_numpy(), row_of[edges[f"{DEDUP_ID}_y"]].to_numpy()], axis=1)
+    if len(pairs) == 0:
+        return pd.DataFrame({"id": [], "duplicate_of": []})
+    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+
+    involved = np.unique(pairs)
+    # Only the candidates' minhashes are read, in our row order.
+    minhashes = pads.dataset(str(cache / "MinHashStage"), format="parquet").to_table(
+        columns=[DEDUP_ID, MINHASH_FIELD], filter=pc.field(DEDUP_ID).isin(pa.array(their_id[involved]))).to_pandas()
+    minhashes["row"] = row_of[minhashes[DEDUP_ID]].to_numpy()
+    minhashes = minhashes.sort_values("row")
+    if not np.array_equal(minhashes["row"].to_numpy(), involved):
+        msg = f"NeMo Curator's minhashes under {cache / 'MinHashStage'} do not cover the candidate documents once each"
+        raise ValueError(msg)
+    signature = torch.as_tensor(np.stack(minhashes[MINHASH_FIELD].to_numpy()).astype(np.int64))
+    found = clusters(ids, pairs, involved, signature, config.threshold)
+    logger.info(f"NeMo Curator's fuzzy dedup: {len(edges)} candidate edges, {len(found)} near duplicate(s) verified")
+    return found
+
+
+def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
+                                 exclude: set[str] | None = None) -> pd.DataFrame:
+    """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow."""
+    check_backend("nemo_curator")
+    files = prepare(parquet_dir, work_dir, config, text_field, exclude)
+    if len(files) == 0:
+        return pd.DataFrame({"id": [], "duplicate_of": []})
+    run_workflow(files, work_dir, config)
+    return read_duplicates(files, work_dir, config)
