@@ -6,18 +6,26 @@ NeMo Curator shingles the raw text of one field, with 24-character shingles and 
    as our torch path does: variants folded, punctuation and whitespace dropped), excluding exact duplicates;
 2. `FuzzyDeduplicationWorkflow` runs on those files with our n-gram size, bands, rows and seed
    (`workflow_kwargs`), one FileGroupTask per file, so NeMo Curator's id generator gives each file one id range;
-3. `read_duplicates` maps NeMo Curator's integer ids back to ours through that id generator (its JSON), reads the
-   candidate edges and minhashes it left in its cache, and clusters them with `clusters` from fuzzy_dedup.py: the
-   same verification at `threshold` (NeMo Curator keeps every LSH candidate unverified) and the same survivor (the
-   smallest id), so both backends give the rejects the same `duplicate_of` rule.
-Steps 1 and 3 run anywhere and are tested on CPU; step 2 needs a GPU with RAPIDS and is unverified here.
+3. `read_duplicates` maps NeMo Curator's integer ids back to ours through that id generator (its JSON), reads the LSH
+   buckets and the minhashes it left in its cache, pairs each bucket's documents with its smallest id as our torch
+   path does (NeMo Curator's own edges chain a bucket's members in its id order, which depends on which worker
+   finished first), and clusters them with `clusters` from fuzzy_dedup.py: the same verification at `threshold`
+   (NeMo Curator keeps every LSH candidate unverified) and the same survivor (the smallest id), so both backends
+   give the rejects the same `duplicate_of` rule.
+Steps 1 and 3 run anywhere and are tested on CPU, as is the Ray set-up the workflow needs (`ray_for_nemo_curator`);
+step 2 needs a GPU with RAPIDS and is unverified here.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
+import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +46,24 @@ DEDUP_ID = "_curator_dedup_id"  # nemo_curator.stages.deduplication.id_generator
 MINHASH_FIELD = "_minhash_signature"  # nemo_curator.stages.deduplication.fuzzy.utils.CURATOR_DEFAULT_MINHASH_FIELD
 ID_GENERATOR_FILE = "fuzzy_id_generator.json"  # nemo_curator...fuzzy.workflow.ID_GENERATOR_OUTPUT_FILENAME
 ROWS_PER_FILE = 200_000
+# What NeMo Curator's fuzzy workflow imports: cudf (minhash, LSH), pylibcugraph (components), rapidsmpf (the shuffle).
+RAPIDS_MODULES = ("cudf", "pylibcugraph", "rapidsmpf")
 
 
-def check_backend(backend: str) -> None:
+def check_backend(backend: str, config: MinHashConfig | None = None) -> None:
     if backend not in BACKENDS:
         msg = f"fuzzy_backend must be one of {BACKENDS}, not {backend!r}"
         raise ValueError(msg)
-    if backend == "nemo_curator" and importlib.util.find_spec("cudf") is None:
-        msg = ("fuzzy_backend=nemo_curator runs NeMo Curator's GPU fuzzy dedup, which needs RAPIDS (cudf, cuGraph) "
-               "and a GPU: use NVIDIA's NeMo Curator container, or fuzzy_backend=torch (CUDA or CPU, no RAPIDS)")
+    if backend != "nemo_curator":
+        return
+    missing = [name for name in RAPIDS_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        msg = (f"fuzzy_backend=nemo_curator runs NeMo Curator's GPU fuzzy dedup, which needs RAPIDS and a GPU "
+               f"({', '.join(missing)} not installed): use NVIDIA's NeMo Curator container, or fuzzy_backend=torch "
+               "(CUDA or CPU, no RAPIDS)")
+        raise ValueError(msg)
+    if config is not None and config.ngram < 2:
+        msg = f"fuzzy_backend=nemo_curator needs fuzzy.ngram >= 2 (cudf's minhash), not {config.ngram}"
         raise ValueError(msg)
 
 
@@ -59,6 +76,7 @@ def workflow_kwargs(config: MinHashConfig) -> dict:
         "num_bands": config.bands,
         "minhashes_per_band": config.rows,
         "seed": config.seed,
+        "bands_per_iteration": min(5, config.bands),  # NeMo Curator's default, which must not exceed the bands
         "use_64_bit_hash": False,
         "normalize_text": False,  # ours is done: NeMo Curator's only lowercases and trims
     }
@@ -67,7 +85,7 @@ def workflow_kwargs(config: MinHashConfig) -> dict:
 def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
             exclude: set[str] | None = None) -> list[str]:
     """Writes WORK/input/part-NNNNN.parquet (id, _shingle_text), batch by batch; returns the files in order."""
-    out = Path(work_dir) / "input"
+    out = Path(work_dir).resolve() / "input"  # absolute: Ray workers open these paths
     out.mkdir(parents=True, exist_ok=True)
     dataset = pads.dataset(parquet_dir, format="parquet")
     files = []
@@ -86,15 +104,45 @@ def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: 
     return files
 
 
-def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None:
+@contextmanager
+def ray_for_nemo_curator(ray_address: str | None) -> Iterator[None]:
+    """A Ray cluster that outlives NeMo Curator's ray.init/ray.shutdown pairs. Its workflow keeps the id generator in a
+    detached actor, created in one Ray session and looked up in later ones; with RAY_ADDRESS=local (our one-machine
+    default: each pipeline starts its own Ray) the first ray.shutdown takes the actor with it. So on one machine a
+    Ray head runs for the length of this step, started by NeMo Curator's RayClient; a cluster address is used as is."""
+    if ray_address:
+        yield
+        return
+    from nemo_curator.core.client import RayClient
+
+    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", "PATH")}
+    os.environ.pop("RAY_ADDRESS", None)  # RayClient starts a head only when no address is set
+    # RayClient runs the `ray` command: the one beside this interpreter, even when the venv is not activated.
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{saved['PATH'] or ''}"
+    client = RayClient(include_dashboard=False, ray_temp_dir=str(Path("/tmp") / f"ray_canto_{os.getpid()}"))
+    client.start()
+    try:
+        yield
+    finally:
+        client.stop()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def run_workflow(files: list[str], work_dir: str, config: MinHashConfig, ray_address: str | None = None) -> None:
     """NeMo Curator's FuzzyDeduplicationWorkflow on the prepared files (needs a GPU with RAPIDS)."""
     from nemo_curator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
     from nemo_curator.tasks import FileGroupTask
 
     tasks = [FileGroupTask(dataset_name="canto-nemo-fuzzy", data=[path]) for path in files]
-    workflow = FuzzyDeduplicationWorkflow(cache_path=str(Path(work_dir) / "cache"),
-                                          output_path=str(Path(work_dir) / "output"), **workflow_kwargs(config))
-    workflow.run(initial_tasks=tasks)
+    work = Path(work_dir).resolve()
+    workflow = FuzzyDeduplicationWorkflow(cache_path=str(work / "cache"), output_path=str(work / "output"),
+                                          **workflow_kwargs(config))
+    with ray_for_nemo_curator(ray_address):
+        workflow.run(initial_tasks=tasks)
 
 
 def _id_range(registry: dict, path: str) -> tuple[int, int]:
@@ -125,14 +173,9 @@ def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> p
     row_of = pd.Series(np.arange(len(ids)), index=their_id)
 
     cache = Path(work_dir) / "cache"
-    edge_files = sorted((cache / "BucketsToEdgesStage").glob("*.parquet"))
-    if not edge_files:  # NeMo Curator stops before this stage when no band bucket holds two documents
-        return pd.DataFrame({"id": [], "duplicate_of": []})
-    edges = pq.read_table(edge_files, columns=[f"{DEDUP_ID}_x", f"{DEDUP_ID}_y"]).to_pandas()
-    pairs = np.stack([row_of[edges[f"{DEDUP_ID}_x"]].to_numpy(), row_of[edges[f"{DEDUP_ID}_y"]].to_numpy()], axis=1)
+    pairs = _bucket_pairs(cache, pd.Index(their_id))
     if len(pairs) == 0:
         return pd.DataFrame({"id": [], "duplicate_of": []})
-    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
 
     involved = np.unique(pairs)
     # Only the candidates' minhashes are read, in our row order.
@@ -145,16 +188,38 @@ def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> p
         raise ValueError(msg)
     signature = torch.as_tensor(np.stack(minhashes[MINHASH_FIELD].to_numpy()).astype(np.int64))
     found = clusters(ids, pairs, involved, signature, config.threshold)
-    logger.info(f"NeMo Curator's fuzzy dedup: {len(edges)} candidate edges, {len(found)} near duplicate(s) verified")
+    logger.info(f"NeMo Curator's fuzzy dedup: {len(pairs)} candidate pairs, {len(found)} near duplicate(s) verified")
     return found
 
 
+def _bucket_pairs(cache: Path, their_ids: pd.Index) -> np.ndarray:
+    """(pairs, 2) of our rows: each document of an LSH bucket with the bucket's first (smallest-id) document, read
+    from cache/LSHStage/band_*/part.*.parquet (one row per bucket of two or more documents: its list of ids)."""
+    pairs = []
+    for path in sorted((cache / "LSHStage").glob("band_*/*.parquet")):
+        column = pq.read_table(path, columns=[DEDUP_ID]).column(DEDUP_ID).combine_chunks()
+        if len(column) == 0 or not pa.types.is_list(column.type):  # an empty partition is written ungrouped
+            continue
+        bucket = pc.list_parent_indices(column).to_numpy()
+        rows = their_ids.get_indexer(pc.list_flatten(column).to_numpy())
+        if (rows < 0).any():
+            msg = f"{path} names documents NeMo Curator's id generator never gave out: a stale cache?"
+            raise ValueError(msg)
+        first = pd.Series(rows).groupby(bucket).transform("min").to_numpy()
+        keep = rows != first
+        pairs.append(np.stack([rows[keep], first[keep]], axis=1))
+    if not pairs:  # NeMo Curator writes no bucket when no two documents share one
+        return np.empty((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(pairs), axis=0)
+
+
 def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
-                                 exclude: set[str] | None = None) -> pd.DataFrame:
+                                 exclude: set[str] | None = None, ray_address: str | None = None) -> pd.DataFrame:
     """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow."""
-    check_backend("nemo_curator")
+    check_backend("nemo_curator", config)
+    shutil.rmtree(work_dir, ignore_errors=True)  # a cache left by an earlier run would be read back as this one's
     files = prepare(parquet_dir, work_dir, config, text_field, exclude)
     if len(files) == 0:
         return pd.DataFrame({"id": [], "duplicate_of": []})
-    run_workflow(files, work_dir, config)
+    run_workflow(files, work_dir, config, ray_address)
     return read_duplicates(files, work_dir, config)

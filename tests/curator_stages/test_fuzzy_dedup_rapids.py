@@ -1,10 +1,12 @@
 """The `fuzzy_backend: nemo_curator` switch, on CPU. NeMo Curator's GPU workflow itself cannot run here (no RAPIDS,
 no GPU); what can is tested: the arguments we pass exist in the installed NeMo Curator, the files we prepare, and the
-reading of its outputs back into our ids, with NeMo Curator's own IdGenerator assigning the ids. Its minhash and
-edge files are written here in its format (column names taken from the installed package) from our signatures."""
+reading of its outputs back into our ids, with NeMo Curator's own IdGenerator assigning the ids, and the Ray set-up
+its id generator needs. Its minhash and LSH bucket files are written here in its format (column names taken from the
+installed package) from our signatures."""
 
 import ast
 import importlib.util
+import os
 import random
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from nemo_curator.stages.deduplication.id_generator import CURATOR_DEDUP_ID_STR,
 from nemo_curator.tasks import DocumentBatch
 
 from curator_stages import fuzzy_dedup_rapids as rapids
-from curator_stages.fuzzy_dedup import MinHashStage, _candidate_pairs, find_fuzzy_duplicates
+from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
 from curator_stages.minhash import MinHashConfig, band_keys, signatures
 from curator_stages.workflow import CurationWorkflow
 
@@ -44,6 +46,7 @@ def test_names_match_the_installed_nemo_curator():
     assert rapids.DEDUP_ID == CURATOR_DEDUP_ID_STR
     kwargs = rapids.workflow_kwargs(MinHashConfig(ngram=5, bands=20, rows=6, seed=7))
     assert (kwargs["char_ngrams"], kwargs["num_bands"], kwargs["minhashes_per_band"], kwargs["seed"]) == (5, 20, 6, 7)
+    assert rapids.workflow_kwargs(MinHashConfig(bands=3, rows=40))["bands_per_iteration"] == 3  # NeMo: <= bands
 
 
 def test_backend_is_checked_before_anything_runs(tmp_path):
@@ -73,7 +76,7 @@ def pass_one_output(folder: Path, docs: list[tuple[str, str]], parts: int) -> st
 def write_nemo_outputs(files: list[str], work: Path, seed: int) -> None:
     """What FuzzyDeduplicationWorkflow leaves behind, for the prepared files: the id generator's JSON (ranges handed
     out by NeMo Curator's IdGenerator, files registered in a shuffled order as parallel workers would), minhashes
-    under cache/MinHashStage and LSH candidate edges under cache/BucketsToEdgesStage."""
+    under cache/MinHashStage and LSH buckets under cache/LSHStage."""
     generator = IdGeneratorBase(start_id=1000)
     order = files[:]
     random.Random(seed).shuffle(order)
@@ -91,11 +94,24 @@ def write_nemo_outputs(files: list[str], work: Path, seed: int) -> None:
     pq.write_table(pa.table({rapids.DEDUP_ID: prepared["nemo_id"].to_numpy(),
                              rapids.MINHASH_FIELD: [row.astype(np.uint32) for row in signature.numpy()]}),
                    work / "cache" / "MinHashStage" / "0.parquet")
-    pairs = _candidate_pairs(band_keys(signature, raw).numpy())
-    (work / "cache" / "BucketsToEdgesStage").mkdir(parents=True)
+    # LSH buckets as its LSHStage writes them: per group of bands a folder, one row per bucket of two or more
+    # documents holding the sorted list of their ids; an empty partition is written ungrouped.
+    keys = band_keys(signature, raw).numpy()
     nemo_id = prepared["nemo_id"].to_numpy()
-    edges = {f"{rapids.DEDUP_ID}_x": nemo_id[pairs[:, 1]], f"{rapids.DEDUP_ID}_y": nemo_id[pairs[:, 0]]}
-    pq.write_table(pa.table(edges), work / "cache" / "BucketsToEdgesStage" / "0.parquet")
+    for first in range(0, raw.bands, 5):
+        bands = range(first, min(first + 5, raw.bands))
+        folder = work / "cache" / "LSHStage" / f"band_{first}-band_{bands[-1] + 1}"
+        folder.mkdir(parents=True)
+        members: dict[tuple[int, int], list[int]] = {}
+        for band in bands:
+            for row, key in enumerate(keys[:, band]):
+                members.setdefault((band, int(key)), []).append(int(nemo_id[row]))
+        buckets = [(f"{band}_{key}", sorted(ids)) for (band, key), ids in members.items() if len(ids) > 1]
+        pq.write_table(pa.table({"_bucket_id": [b for b, _ in buckets],
+                                 rapids.DEDUP_ID: pa.array([ids for _, ids in buckets], pa.list_(pa.int64()))}),
+                       folder / "part.0.parquet")
+        pq.write_table(pa.table({rapids.DEDUP_ID: pa.array([], pa.int64()), "_bucket_id": pa.array([], pa.string())}),
+                       folder / "part.1.parquet")
 
 
 def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_posts, tmp_path, monkeypatch):
@@ -122,12 +138,13 @@ def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_pos
         zip(expected["id"], expected["duplicate_of"], strict=True))
 
 
-def test_no_candidate_edges_means_no_duplicates(lihkg_posts, tmp_path):
+def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path):
     docs = [(f"d{i:03d}", p) for i, p in enumerate([p for p in lihkg_posts if len(p) > 150][:10])]
     files = rapids.prepare(pass_one_output(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
     write_nemo_outputs(files, tmp_path / "work", seed=0)
-    for edge_file in (tmp_path / "work" / "cache" / "BucketsToEdgesStage").glob("*.parquet"):
-        edge_file.unlink()  # NeMo Curator skips its later stages when no bucket holds two documents
+    assert rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG).empty  # ten distinct posts
+    for part in (tmp_path / "work" / "cache" / "LSHStage").glob("band_*/*.parquet"):
+        part.unlink()  # no bucket of two documents: NeMo Curator writes none
     assert rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG).empty
 
 
@@ -150,3 +167,35 @@ def test_dedup_command_without_rapids_says_what_is_missing(tmp_path, capsys):
     assert code == 2
     assert "needs RAPIDS" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # stopped before writing anything
+
+
+def test_the_id_generator_outlives_nemo_curators_ray_sessions(monkeypatch):
+    """NeMo Curator's workflow creates its id generator (a detached Ray actor) in one ray.init/ray.shutdown and looks
+    it up in later sessions. With our one-machine default, RAY_ADDRESS=local, the shutdown takes the actor with it;
+    inside ray_for_nemo_curator it survives."""
+    import ray
+    from nemo_curator.stages.deduplication.id_generator import (
+        create_id_generator_actor,
+        get_id_generator_actor,
+        kill_id_generator_actor,
+    )
+
+    monkeypatch.setenv("RAY_ADDRESS", "local")  # as configure_ray(None) sets it
+    create_id_generator_actor()
+    ray.init()
+    try:
+        with pytest.raises(ValueError, match="Failed to look up actor"):
+            get_id_generator_actor()
+    finally:
+        ray.shutdown()
+
+    with rapids.ray_for_nemo_curator(None):
+        create_id_generator_actor()
+        ray.init()
+        try:
+            assert ray.get(get_id_generator_actor().register_batch.remote(["a.parquet"], 3)) == 0
+            assert ray.get(get_id_generator_actor().register_batch.remote(["b.parquet"], 2)) == 3
+        finally:
+            kill_id_generator_actor()
+            ray.shutdown()
+    assert os.environ["RAY_ADDRESS"] == "local"  # restored for the pipelines that follow
