@@ -12,8 +12,8 @@ NeMo Curator shingles the raw text of one field, with 24-character shingles and 
    finished first), and clusters them with `clusters` from fuzzy_dedup.py: the same verification at `threshold`
    (NeMo Curator keeps every LSH candidate unverified) and the same survivor (the smallest id), so both backends
    give the rejects the same `duplicate_of` rule.
-Steps 1 and 3 run anywhere and are tested on CPU, as is the Ray set-up the workflow needs (`ray_for_nemo_curator`);
-step 2 needs a GPU with RAPIDS and is unverified here.
+Steps 1 and 3 run anywhere and are tested on CPU; step 2 needs a GPU with RAPIDS and a running Ray cluster (its id
+generator is a Ray actor that must outlive several Ray sessions) and is unverified here.
 """
 
 from __future__ import annotations
@@ -22,10 +22,7 @@ import importlib.util
 import json
 import os
 import shutil
-import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -50,7 +47,7 @@ ROWS_PER_FILE = 200_000
 RAPIDS_MODULES = ("cudf", "pylibcugraph", "rapidsmpf")
 
 
-def check_backend(backend: str, config: MinHashConfig | None = None) -> None:
+def check_backend(backend: str, config: MinHashConfig | None = None, ray_address: str | None = None) -> None:
     if backend not in BACKENDS:
         msg = f"fuzzy_backend must be one of {BACKENDS}, not {backend!r}"
         raise ValueError(msg)
@@ -61,6 +58,13 @@ def check_backend(backend: str, config: MinHashConfig | None = None) -> None:
         msg = (f"fuzzy_backend=nemo_curator runs NeMo Curator's GPU fuzzy dedup, which needs RAPIDS and a GPU "
                f"({', '.join(missing)} not installed): use NVIDIA's NeMo Curator container, or fuzzy_backend=torch "
                "(CUDA or CPU, no RAPIDS)")
+        raise ValueError(msg)
+    if not ray_address:
+        # Its id generator is a detached Ray actor, created in one ray.init/ray.shutdown and looked up in later ones:
+        # with one-machine Ray (RAY_ADDRESS=local, each pipeline its own instance) the first shutdown takes it along.
+        msg = ("fuzzy_backend=nemo_curator needs a running Ray cluster (NeMo Curator's fuzzy workflow keeps its id "
+               "generator in a Ray actor across several Ray sessions): start one (`ray start --head`, or NeMo "
+               "Curator's RayClient) and pass ray.address=HOST:PORT")
         raise ValueError(msg)
     if config is not None and config.ngram < 2:
         msg = f"fuzzy_backend=nemo_curator needs fuzzy.ngram >= 2 (cudf's minhash), not {config.ngram}"
@@ -104,36 +108,8 @@ def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: 
     return files
 
 
-@contextmanager
-def ray_for_nemo_curator(ray_address: str | None) -> Iterator[None]:
-    """A Ray cluster that outlives NeMo Curator's ray.init/ray.shutdown pairs. Its workflow keeps the id generator in a
-    detached actor, created in one Ray session and looked up in later ones; with RAY_ADDRESS=local (our one-machine
-    default: each pipeline starts its own Ray) the first ray.shutdown takes the actor with it. So on one machine a
-    Ray head runs for the length of this step, started by NeMo Curator's RayClient; a cluster address is used as is."""
-    if ray_address:
-        yield
-        return
-    from nemo_curator.core.client import RayClient
-
-    saved = {name: os.environ.get(name) for name in ("RAY_ADDRESS", "PATH")}
-    os.environ.pop("RAY_ADDRESS", None)  # RayClient starts a head only when no address is set
-    # RayClient runs the `ray` command: the one beside this interpreter, even when the venv is not activated.
-    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{saved['PATH'] or ''}"
-    client = RayClient(include_dashboard=False, ray_temp_dir=str(Path("/tmp") / f"ray_canto_{os.getpid()}"))
-    client.start()
-    try:
-        yield
-    finally:
-        client.stop()
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def run_workflow(files: list[str], work_dir: str, config: MinHashConfig, ray_address: str | None = None) -> None:
-    """NeMo Curator's FuzzyDeduplicationWorkflow on the prepared files (needs a GPU with RAPIDS)."""
+def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None:
+    """NeMo Curator's FuzzyDeduplicationWorkflow on the prepared files (needs a GPU with RAPIDS and a Ray cluster)."""
     from nemo_curator.stages.deduplication.fuzzy.workflow import FuzzyDeduplicationWorkflow
     from nemo_curator.tasks import FileGroupTask
 
@@ -141,8 +117,7 @@ def run_workflow(files: list[str], work_dir: str, config: MinHashConfig, ray_add
     work = Path(work_dir).resolve()
     workflow = FuzzyDeduplicationWorkflow(cache_path=str(work / "cache"), output_path=str(work / "output"),
                                           **workflow_kwargs(config))
-    with ray_for_nemo_curator(ray_address):
-        workflow.run(initial_tasks=tasks)
+    workflow.run(initial_tasks=tasks)
 
 
 def _id_range(registry: dict, path: str) -> tuple[int, int]:
@@ -213,13 +188,15 @@ def _bucket_pairs(cache: Path, their_ids: pd.Index) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0)
 
 
-def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
-                                 exclude: set[str] | None = None, ray_address: str | None = None) -> pd.DataFrame:
-    """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow."""
-    check_backend("nemo_curator", config)
+def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHashConfig, ray_address: str,
+                                 text_field: str = "text", exclude: set[str] | None = None) -> pd.DataFrame:
+    """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow on the Ray cluster at ray_address
+    (RAY_ADDRESS is set to it, as NeMo Curator's executors read it)."""
+    check_backend("nemo_curator", config, ray_address)
+    os.environ["RAY_ADDRESS"] = ray_address
     shutil.rmtree(work_dir, ignore_errors=True)  # a cache left by an earlier run would be read back as this one's
     files = prepare(parquet_dir, work_dir, config, text_field, exclude)
     if len(files) == 0:
         return pd.DataFrame({"id": [], "duplicate_of": []})
-    run_workflow(files, work_dir, config, ray_address)
+    run_workflow(files, work_dir, config)
     return read_duplicates(files, work_dir, config)

@@ -92,7 +92,8 @@ class CurationWorkflow:
             msg = f"output_format must be jsonl or parquet, not {self.output_format!r}"
             raise ValueError(msg)
         if self.fuzzy_dedup is not None:
-            check_backend(self.fuzzy_backend, self.fuzzy_dedup)  # before Ray starts, as other configuration errors
+            # before Ray starts, as every other configuration error
+            check_backend(self.fuzzy_backend, self.fuzzy_dedup, self.ray_address)
         out = Path(self.output)
         self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
         self.paths["filtered"] = str(out / "_work" / "filtered")
@@ -152,8 +153,7 @@ class CurationWorkflow:
         if self.fuzzy_dedup is not None:
             if self.fuzzy_backend == "nemo_curator":
                 near = find_fuzzy_duplicates_rapids(self.paths["filtered"], str(Path(self.output) / "_work" / "rapids"),
-                                                    self.fuzzy_dedup, self.text_field, exclude=exact_ids,
-                                                    ray_address=self.ray_address)
+                                                    self.fuzzy_dedup, self.ray_address, self.text_field, exact_ids)
             else:
                 near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
             near.to_parquet(self.paths["near_duplicates"], index=False)

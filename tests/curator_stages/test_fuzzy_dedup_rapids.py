@@ -1,12 +1,11 @@
 """The `fuzzy_backend: nemo_curator` switch, on CPU. NeMo Curator's GPU workflow itself cannot run here (no RAPIDS,
-no GPU); what can is tested: the arguments we pass exist in the installed NeMo Curator, the files we prepare, and the
-reading of its outputs back into our ids, with NeMo Curator's own IdGenerator assigning the ids, and the Ray set-up
-its id generator needs. Its minhash and LSH bucket files are written here in its format (column names taken from the
-installed package) from our signatures."""
+no GPU); what can is tested: the arguments we pass exist in the installed NeMo Curator, the checks made up front, the
+files we prepare, and the reading of its outputs back into our ids, with NeMo Curator's own IdGenerator assigning the
+ids. Its minhash and LSH bucket files are written here in its format (column names taken from the installed package)
+from our signatures."""
 
 import ast
 import importlib.util
-import os
 import random
 from pathlib import Path
 
@@ -49,7 +48,7 @@ def test_names_match_the_installed_nemo_curator():
     assert rapids.workflow_kwargs(MinHashConfig(bands=3, rows=40))["bands_per_iteration"] == 3  # NeMo: <= bands
 
 
-def test_backend_is_checked_before_anything_runs(tmp_path):
+def test_backend_is_checked_before_anything_runs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="fuzzy_backend must be one of"):
         CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=CONFIG,
                          fuzzy_backend="cudf")
@@ -57,6 +56,14 @@ def test_backend_is_checked_before_anything_runs(tmp_path):
         with pytest.raises(ValueError, match="needs RAPIDS"):
             CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=CONFIG,
                              fuzzy_backend="nemo_curator")
+    # Where RAPIDS is there: a Ray cluster is required (NeMo Curator's id generator must outlive its Ray sessions),
+    # and shingles of at least two characters (cudf's minhash).
+    monkeypatch.setattr(rapids, "RAPIDS_MODULES", ())
+    with pytest.raises(ValueError, match="needs a running Ray cluster"):
+        rapids.check_backend("nemo_curator", CONFIG, None)
+    with pytest.raises(ValueError, match="ngram >= 2"):
+        rapids.check_backend("nemo_curator", MinHashConfig(ngram=1), "head:6379")
+    rapids.check_backend("nemo_curator", CONFIG, "head:6379")
     # without fuzzy dedup the backend does not matter
     CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=None,
                      fuzzy_backend="nemo_curator")
@@ -168,34 +175,3 @@ def test_dedup_command_without_rapids_says_what_is_missing(tmp_path, capsys):
     assert "needs RAPIDS" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # stopped before writing anything
 
-
-def test_the_id_generator_outlives_nemo_curators_ray_sessions(monkeypatch):
-    """NeMo Curator's workflow creates its id generator (a detached Ray actor) in one ray.init/ray.shutdown and looks
-    it up in later sessions. With our one-machine default, RAY_ADDRESS=local, the shutdown takes the actor with it;
-    inside ray_for_nemo_curator it survives."""
-    import ray
-    from nemo_curator.stages.deduplication.id_generator import (
-        create_id_generator_actor,
-        get_id_generator_actor,
-        kill_id_generator_actor,
-    )
-
-    monkeypatch.setenv("RAY_ADDRESS", "local")  # as configure_ray(None) sets it
-    create_id_generator_actor()
-    ray.init()
-    try:
-        with pytest.raises(ValueError, match="Failed to look up actor"):
-            get_id_generator_actor()
-    finally:
-        ray.shutdown()
-
-    with rapids.ray_for_nemo_curator(None):
-        create_id_generator_actor()
-        ray.init()
-        try:
-            assert ray.get(get_id_generator_actor().register_batch.remote(["a.parquet"], 3)) == 0
-            assert ray.get(get_id_generator_actor().register_batch.remote(["b.parquet"], 2)) == 3
-        finally:
-            kill_id_generator_actor()
-            ray.shutdown()
-    assert os.environ["RAY_ADDRESS"] == "local"  # restored for the pipelines that follow
