@@ -62,8 +62,8 @@ stage, reason (exact_duplicate | near_duplicate) and duplicate_of (the id that s
 Options: fuzzy.ngram fuzzy.bands fuzzy.rows fuzzy.threshold fuzzy.fold_variants fuzzy.ignore_punctuation
 exact_dedup=false fuzzy_dedup=false text_field overwrite ray.address executor (see `canto-nemo curate --help`).
 fuzzy_backend=nemo_curator runs NeMo Curator's own GPU fuzzy-dedup workflow (needs RAPIDS: NVIDIA's NeMo Curator
-container) with the same parameters, verification and survivors, instead of ours on torch (fuzzy_backend=torch,
-the default).
+container, and a running Ray cluster given as ray.address=HOST:PORT) with the same parameters, verification and
+survivors, instead of ours on torch (fuzzy_backend=torch, the default).
 """
 
 DEMO_HELP = """usage: canto-nemo demo [output=DIR] [steps=300]
