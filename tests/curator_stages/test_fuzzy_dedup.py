@@ -3,12 +3,10 @@ import random
 import subprocess
 import sys
 
-import pandas as pd
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nemo_curator.tasks import DocumentBatch
 
 from cantonese.variants import converter
 from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
@@ -31,16 +29,6 @@ def jaccard(a: str, b: str, config: MinHashConfig = CONFIG) -> float:
 
     x, y = grams(a), grams(b)
     return len(x & y) / len(x | y)
-
-
-def write_partitions(folder, docs: list[tuple[str, str]], parts: int, config: MinHashConfig = CONFIG) -> str:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(parts):
-        chunk = docs[i::parts]
-        df = pd.DataFrame({"id": [d[0] for d in chunk], "text": [d[1] for d in chunk]})
-        MinHashStage(config, device="cpu").process(DocumentBatch(dataset_name="t", data=df)).to_pandas().to_parquet(
-            folder / f"part{i}.parquet")
-    return str(folder)
 
 
 ALPHABET = list("我哋你佢喺度食飯飲茶今日聽朝好正唔該啲嘢嘅咗𠮶𨋢，。！abc")
@@ -93,11 +81,11 @@ def test_simplified_and_traditional_copies_are_duplicates_only_with_folding(lihk
     assert (unfolded[0] == unfolded[1]).float().mean() < 0.7
 
 
-def test_near_duplicates_found_and_unrelated_real_posts_left_alone(lihkg_posts, tmp_path):
+def test_near_duplicates_found_and_unrelated_real_posts_left_alone(lihkg_posts, tmp_path, write_minhash_parts):
     originals = [p for p in lihkg_posts if len(p) > 150][:300]
     docs = [(f"post{i:03d}", p) for i, p in enumerate(originals)]
     docs += [("post000-copy", originals[0] + "\n多謝分享！"), ("post001-copy", originals[1].replace("，", ","))]
-    found = find_fuzzy_duplicates(write_partitions(tmp_path / "p", docs, 3), CONFIG)
+    found = find_fuzzy_duplicates(write_minhash_parts(tmp_path / "p", docs, 3), CONFIG)
     pairs = dict(zip(found["id"], found["duplicate_of"], strict=True))
     assert pairs["post000-copy"] == "post000" and pairs["post001-copy"] == "post001"
     text = dict(docs)
@@ -105,7 +93,7 @@ def test_near_duplicates_found_and_unrelated_real_posts_left_alone(lihkg_posts, 
         assert jaccard(text[duplicate], text[survivor]) >= 0.5, (duplicate, survivor)
 
 
-def test_result_is_independent_of_order_and_partitioning(lihkg_posts, tmp_path):
+def test_result_is_independent_of_order_and_partitioning(lihkg_posts, tmp_path, write_minhash_parts):
     base = [p for p in lihkg_posts if len(p) > 150][:60]
     docs = [(f"d{i:03d}", p) for i, p in enumerate(base)]
     docs += [(f"e{i:03d}", p + "（轉載）") for i, p in enumerate(base[:20])]
@@ -113,7 +101,7 @@ def test_result_is_independent_of_order_and_partitioning(lihkg_posts, tmp_path):
     for trial in range(3):
         shuffled = docs[:]
         random.Random(trial).shuffle(shuffled)
-        found = find_fuzzy_duplicates(write_partitions(tmp_path / f"t{trial}", shuffled, trial + 1), CONFIG)
+        found = find_fuzzy_duplicates(write_minhash_parts(tmp_path / f"t{trial}", shuffled, trial + 1), CONFIG)
         results.append(sorted(zip(found["id"], found["duplicate_of"], strict=True)))
     assert results[0] == results[1] == results[2]
     assert {d for d, _ in results[0]} >= {f"e{i:03d}" for i in range(20)}

@@ -15,10 +15,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from nemo_curator.stages.deduplication.id_generator import CURATOR_DEDUP_ID_STR, IdGeneratorBase
-from nemo_curator.tasks import DocumentBatch
 
 from curator_stages import fuzzy_dedup_rapids as rapids
-from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
+from curator_stages.fuzzy_dedup import find_fuzzy_duplicates
 from curator_stages.minhash import MinHashConfig, band_keys, signatures
 from curator_stages.workflow import CurationWorkflow
 
@@ -69,17 +68,6 @@ def test_backend_is_checked_before_anything_runs(tmp_path, monkeypatch):
                      fuzzy_backend="nemo_curator")
 
 
-def pass_one_output(folder: Path, docs: list[tuple[str, str]], parts: int) -> str:
-    """Parquet like the workflow's pass 1 writes (id, text and our MinHash columns), in `parts` files."""
-    folder.mkdir(parents=True)
-    for i in range(parts):
-        chunk = docs[i::parts]
-        df = pd.DataFrame({"id": [d[0] for d in chunk], "text": [d[1] for d in chunk]})
-        MinHashStage(CONFIG, device="cpu").process(DocumentBatch(dataset_name="t", data=df)).to_pandas().to_parquet(
-            folder / f"part{i}.parquet")
-    return str(folder)
-
-
 def write_nemo_outputs(files: list[str], work: Path, seed: int) -> None:
     """What FuzzyDeduplicationWorkflow leaves behind, for the prepared files: the id generator's JSON (ranges handed
     out by NeMo Curator's IdGenerator, files registered in a shuffled order as parallel workers would), minhashes
@@ -121,13 +109,14 @@ def write_nemo_outputs(files: list[str], work: Path, seed: int) -> None:
                        folder / "part.1.parquet")
 
 
-def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_posts, tmp_path, monkeypatch):
+def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_posts, tmp_path, monkeypatch,
+                                                                    write_minhash_parts):
     base = [p for p in lihkg_posts if len(p) > 150][:80]
     docs = [(f"d{i:03d}", p) for i, p in enumerate(base)]
     docs += [(f"e{i:03d}", p + "（轉載）") for i, p in enumerate(base[:15])]
     docs += [("f000", base[20].replace("，", ",")), ("g000", base[30])]
     random.Random(0).shuffle(docs)
-    filtered = pass_one_output(tmp_path / "filtered", docs, parts=3)
+    filtered = write_minhash_parts(tmp_path / "filtered", docs, parts=3)
     exclude = {"g000"}  # as exact duplicates are
     expected = find_fuzzy_duplicates(filtered, CONFIG, exclude=exclude)
     assert len(expected) >= 16
@@ -145,9 +134,9 @@ def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_pos
         zip(expected["id"], expected["duplicate_of"], strict=True))
 
 
-def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path):
+def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path, write_minhash_parts):
     docs = [(f"d{i:03d}", p) for i, p in enumerate([p for p in lihkg_posts if len(p) > 150][:10])]
-    files = rapids.prepare(pass_one_output(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
+    files = rapids.prepare(write_minhash_parts(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
     write_nemo_outputs(files, tmp_path / "work", seed=0)
     assert rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG).empty  # ten distinct posts
     for part in (tmp_path / "work" / "cache" / "LSHStage").glob("band_*/*.parquet"):
@@ -155,9 +144,9 @@ def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path):
     assert rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG).empty
 
 
-def test_files_the_id_generator_never_saw_are_named(lihkg_posts, tmp_path):
+def test_files_the_id_generator_never_saw_are_named(lihkg_posts, tmp_path, write_minhash_parts):
     docs = [(f"d{i:03d}", p) for i, p in enumerate(lihkg_posts[:10])]
-    files = rapids.prepare(pass_one_output(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
+    files = rapids.prepare(write_minhash_parts(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
     write_nemo_outputs(files, tmp_path / "work", seed=0)
     stray = str(tmp_path / "work" / "input" / "part-99999.parquet")
     pq.write_table(pq.read_table(files[0]), stray)

@@ -1,0 +1,25 @@
+"""Fixtures shared by the fuzzy-dedup tests."""
+
+import pandas as pd
+import pytest
+from nemo_curator.tasks import DocumentBatch
+
+from curator_stages.fuzzy_dedup import MinHashStage
+from curator_stages.minhash import MinHashConfig
+
+
+@pytest.fixture
+def write_minhash_parts():
+    """A function writing (id, text) documents as the workflow's pass 1 does (id, text and the MinHash columns) into
+    `parts` Parquet files under a folder; it returns the folder."""
+
+    def write(folder, docs: list[tuple[str, str]], parts: int, config: MinHashConfig | None = None) -> str:
+        folder.mkdir(parents=True, exist_ok=True)
+        stage = MinHashStage(config or MinHashConfig(), device="cpu")
+        for i in range(parts):
+            chunk = docs[i::parts]
+            df = pd.DataFrame({"id": [d[0] for d in chunk], "text": [d[1] for d in chunk]})
+            stage.process(DocumentBatch(dataset_name="t", data=df)).to_pandas().to_parquet(folder / f"part{i}.parquet")
+        return str(folder)
+
+    return write
