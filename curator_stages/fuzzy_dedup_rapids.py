@@ -19,10 +19,8 @@ generator is a Ray actor that must outlive several Ray sessions) and is unverifi
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -120,22 +118,19 @@ def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None
     workflow.run(initial_tasks=tasks)
 
 
-def _id_range(registry: dict, path: str) -> tuple[int, int]:
-    """The id range NeMo Curator's IdGenerator gave the file group [path] (it keys groups by uuid5 of the paths)."""
-    key = str(uuid.uuid5(uuid.NAMESPACE_URL, path))
-    if key not in registry:
-        msg = f"NeMo Curator's id generator has no id range for {path}: was it run on these files?"
-        raise KeyError(msg)
-    return tuple(registry[key])
-
-
 def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> pd.DataFrame:
     """(id, duplicate_of) from what FuzzyDeduplicationWorkflow left in WORK/output and WORK/cache."""
-    registry = json.loads((Path(work_dir) / "output" / ID_GENERATOR_FILE).read_text())["batch_registry"]
+    from nemo_curator.stages.deduplication.id_generator import IdGeneratorBase  # imports Ray, not RAPIDS
+
+    generator = IdGeneratorBase.from_disk(str(Path(work_dir) / "output" / ID_GENERATOR_FILE))
     ours, theirs = [], []
     for path in files:
         ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
-        low, high = _id_range(registry, path)
+        try:
+            low, high = generator.get_batch_range(files=[path], key=None)  # the range of the file group [path]
+        except KeyError:
+            msg = f"NeMo Curator's id generator has no id range for {path}: was it run on these files?"
+            raise KeyError(msg) from None
         if high - low + 1 != len(ids):
             msg = f"NeMo Curator counted {high - low + 1} documents in {path}, which holds {len(ids)}"
             raise ValueError(msg)
@@ -144,19 +139,19 @@ def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> p
     ours_array = np.asarray(ours, dtype=object)
     order = np.argsort(ours_array, kind="stable")  # row order = id order, as clusters() wants
     ids = ours_array[order]
-    their_id = np.concatenate(theirs)[order]  # NeMo Curator's id of each of our rows
-    row_of = pd.Series(np.arange(len(ids)), index=their_id)
+    their_id = pd.Index(np.concatenate(theirs)[order])  # NeMo Curator's id of each of our rows
 
     cache = Path(work_dir) / "cache"
-    pairs = _bucket_pairs(cache, pd.Index(their_id))
+    pairs = _bucket_pairs(cache, their_id)
     if len(pairs) == 0:
         return pd.DataFrame({"id": [], "duplicate_of": []})
 
     involved = np.unique(pairs)
     # Only the candidates' minhashes are read, in our row order.
+    wanted = pc.field(DEDUP_ID).isin(pa.array(their_id[involved].to_numpy()))
     minhashes = pads.dataset(str(cache / "MinHashStage"), format="parquet").to_table(
-        columns=[DEDUP_ID, MINHASH_FIELD], filter=pc.field(DEDUP_ID).isin(pa.array(their_id[involved]))).to_pandas()
-    minhashes["row"] = row_of[minhashes[DEDUP_ID]].to_numpy()
+        columns=[DEDUP_ID, MINHASH_FIELD], filter=wanted).to_pandas()
+    minhashes["row"] = their_id.get_indexer(minhashes[DEDUP_ID])
     minhashes = minhashes.sort_values("row")
     if not np.array_equal(minhashes["row"].to_numpy(), involved):
         msg = f"NeMo Curator's minhashes under {cache / 'MinHashStage'} do not cover the candidate documents once each"
