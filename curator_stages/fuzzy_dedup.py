@@ -56,17 +56,21 @@ class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
                              _stage_perf=batch._stage_perf)
 
 
+def star_pairs(bucket: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(pairs, 2): each of `rows` with the lowest row of its bucket (`bucket[i]` is the bucket of `rows[i]`)."""
+    by_row = np.argsort(rows, kind="stable")
+    order = by_row[np.argsort(bucket[by_row], kind="stable")]  # by bucket, and by row within a bucket
+    sorted_keys = bucket[order]
+    starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
+    first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
+    keep = order != first
+    return np.stack([rows[order[keep]], rows[first[keep]]], axis=1)
+
+
 def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
     """(pairs, 2) row indices: each document with the first document (lowest row) of every band bucket it is in."""
-    pairs = []
-    for band in range(bands.shape[1]):
-        keys = bands[:, band]
-        order = np.argsort(keys, kind="stable")  # stable: within a bucket, rows stay in ascending order
-        sorted_keys = keys[order]
-        starts = np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]
-        first = order[np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))]
-        keep = order != first
-        pairs.append(np.stack([order[keep], first[keep]], axis=1))
+    rows = np.arange(len(bands))
+    pairs = [star_pairs(bands[:, band], rows) for band in range(bands.shape[1])]
     if not pairs:
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(pairs), axis=0)

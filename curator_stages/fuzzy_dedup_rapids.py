@@ -32,7 +32,7 @@ import pyarrow.parquet as pq
 import torch
 from loguru import logger
 
-from curator_stages.fuzzy_dedup import clusters
+from curator_stages.fuzzy_dedup import clusters, star_pairs
 from curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
 BACKENDS = ("torch", "nemo_curator")
@@ -175,9 +175,7 @@ def _bucket_pairs(cache: Path, their_ids: pd.Index) -> np.ndarray:
         if (rows < 0).any():
             msg = f"{path} names documents NeMo Curator's id generator never gave out: a stale cache?"
             raise ValueError(msg)
-        first = pd.Series(rows).groupby(bucket).transform("min").to_numpy()
-        keep = rows != first
-        pairs.append(np.stack([rows[keep], first[keep]], axis=1))
+        pairs.append(star_pairs(bucket, rows))
     if not pairs:  # NeMo Curator writes no bucket when no two documents share one
         return np.empty((0, 2), dtype=np.int64)
     return np.unique(np.concatenate(pairs), axis=0)

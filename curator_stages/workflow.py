@@ -100,6 +100,7 @@ class CurationWorkflow:
         self.paths["counts"] = str(out / "_work" / "read_counts")
         self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
         self.paths["near_duplicates"] = str(out / "_work" / "near_duplicates.parquet")
+        self.paths["rapids"] = str(out / "_work" / "rapids")  # fuzzy_backend=nemo_curator's input and cache
 
     def stage_names(self) -> list[str]:
         dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * (self.fuzzy_dedup is not None)
@@ -152,8 +153,8 @@ class CurationWorkflow:
             removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
         if self.fuzzy_dedup is not None:
             if self.fuzzy_backend == "nemo_curator":
-                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], str(Path(self.output) / "_work" / "rapids"),
-                                                    self.fuzzy_dedup, self.ray_address, self.text_field, exact_ids)
+                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy_dedup,
+                                                    self.ray_address, self.text_field, exact_ids)
             else:
                 near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
             near.to_parquet(self.paths["near_duplicates"], index=False)
