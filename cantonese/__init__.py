@@ -3,12 +3,12 @@
 `PACK` is what the stages in curator_stages/ take (or the name "cantonese").
 """
 
-from cantonese.dialect import detect_dialect, detect_dialect_batch
-from cantonese.pack import CantonesePack
-from curator_stages.language_pack import DialectResult
+from canto_nemo.cantonese.dialect import detect_dialect, detect_dialect_batch
+from canto_nemo.cantonese.pack import CantonesePack
+from canto_nemo.curator_stages.language_pack import DialectResult
 
 PACK = CantonesePack()
 
-from cantonese.stages import CantoneseNormalizer  # noqa: E402  (after PACK: the stage looks the pack up by name)
+from canto_nemo.cantonese.stages import CantoneseNormalizer  # noqa: E402  (after PACK: the stage looks the pack up by name)
 
 __all__ = ["PACK", "CantoneseNormalizer", "CantonesePack", "DialectResult", "detect_dialect", "detect_dialect_batch"]

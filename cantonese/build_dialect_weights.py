@@ -1,6 +1,6 @@
 """Builds the dialect detector's weights, cantonese/data/dialect_weights.tsv, from data that packages ship.
 
-    .venv/bin/python -m cantonese.build_dialect_weights
+    .venv/bin/python -m canto_nemo.cantonese.build_dialect_weights
 
 Tokens: the words, up to four Han characters, of pycantonese's rime-cantonese lexicon and of jieba's dict.txt (written
 Chinese, Simplified, each word also in every Traditional standard OpenCC knows), plus the hand-made markers of
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from curator_stages.charclass import ranges
+from canto_nemo.curator_stages.charclass import ranges
 
 MAX_LEN = 4
 HAN_CLASS = r"\p{Han}"
@@ -37,7 +37,7 @@ OUTPUT = Path(__file__).parent / "data" / "dialect_weights.tsv"
 
 def jieba_frequencies() -> Counter:
     """Written-Chinese word -> frequency, in Simplified and in every Traditional standard OpenCC knows."""
-    from cantonese.variants import converter
+    from canto_nemo.cantonese.variants import converter
 
     words: list[tuple[str, int]] = []
     with (files("jieba") / "dict.txt").open(encoding="utf-8") as f:
@@ -56,7 +56,7 @@ def jieba_frequencies() -> Counter:
 
 def written_sample(freq: Counter, n: int, lengths: list[int], seed: int = 1) -> list[str]:
     """Sentences drawn from jieba's unigram word model, half in Hong Kong Traditional, half in Simplified."""
-    from cantonese.variants import converter
+    from canto_nemo.cantonese.variants import converter
 
     rng = random.Random(seed)
     words = [w for w in freq if all("\u4e00" <= c <= "\u9fff" for c in w)]
@@ -75,8 +75,8 @@ def labelled_sentences(written: Counter) -> tuple[list[str], list[str]]:
     """(Cantonese sentences, written-Chinese sentences)."""
     import pycantonese
 
-    from cantonese.corpora import iter_corpus
-    from cantonese.dialect import detect_with_markers
+    from canto_nemo.cantonese.corpora import iter_corpus
+    from canto_nemo.cantonese.dialect import detect_with_markers
 
     cantonese = ["".join(words) for words in pycantonese.hkcancor().words(by_utterance=True)]
     cantonese += [s for _, s in iter_corpus("pycantonese:common_voice")]
@@ -97,8 +97,8 @@ def build() -> tuple[dict[str, float], float, dict[str, float]]:
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
-    from cantonese.dialect import CANTONESE_MARKERS, NEUTRAL_COMPOUNDS, WRITTEN_MARKERS, tokens
-    from cantonese.lexicon import words as cantonese_words
+    from canto_nemo.cantonese.dialect import CANTONESE_MARKERS, NEUTRAL_COMPOUNDS, WRITTEN_MARKERS, tokens
+    from canto_nemo.cantonese.lexicon import words as cantonese_words
 
     written = jieba_frequencies()
     han = re.compile(f"[{ranges(HAN_CLASS)}]+")
@@ -117,7 +117,7 @@ def build() -> tuple[dict[str, float], float, dict[str, float]]:
 
     order = np.random.RandomState(0).permutation(len(y))
     train, held_out = order[: len(y) * 9 // 10], order[len(y) * 9 // 10 :]
-    model = LogisticRegression(C=C, max_iter=300, solver="liblinear").fit(x[train], y[train])
+    model = LogisticRegression(C=C, max_iter=300, solver="liblinear", random_state=0).fit(x[train], y[train])
     predicted = model.predict_proba(x[held_out])[:, 1] >= 0.5
     true_positive = int((predicted & (y[held_out] == 1)).sum())
     metrics = {"held_out_recall": true_positive / int((y[held_out] == 1).sum()),
@@ -131,7 +131,8 @@ def main(output: Path = OUTPUT) -> None:
     weights, bias, metrics = build()
     output.parent.mkdir(exist_ok=True)
     with output.open("w", encoding="utf-8") as f:
-        f.write("# built by `python -m cantonese.build_dialect_weights`; score = sigmoid(sum of weights + bias)\n")
+        f.write("# built by `python -m canto_nemo.cantonese.build_dialect_weights`; "
+                "score = sigmoid(sum of weights + bias)\n")
         f.write(f"@scale\t1.0\n@bias\t{bias:.6f}\n")
         for token, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
             f.write(f"{token}\t{weight}\n")

@@ -11,32 +11,13 @@ from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
-CORPORA = ("hkcancor", "common_voice", "ctcpc")
-URI_PREFIX = "pycantonese:"
+SCHEME = "pycantonese"
 
 # HKCanCor transcribes punctuation with ASCII marks; written Cantonese uses the full-width ones.
 _HKCANCOR_PUNCT = {".": "。", ",": "，", "?": "？", "!": "！"}
 
 
-def is_corpus_uri(path: str) -> bool:
-    return path.startswith(URI_PREFIX)
-
-
-def iter_corpus(uri: str) -> Iterator[tuple[str, str]]:
-    name = uri.removeprefix(URI_PREFIX)
-    if name == "hkcancor":
-        yield from _hkcancor()
-    elif name in ("common_voice", "ctcpc"):
-        path = files("pycantonese") / "data" / name / "sents.json"
-        with path.open(encoding="utf-8") as f:
-            for i, sentence in enumerate(json.load(f), start=1):
-                yield str(i), sentence
-    else:
-        msg = f"unknown packaged corpus {uri!r}: use one of {[URI_PREFIX + c for c in CORPORA]}"
-        raise ValueError(msg)
-
-
-def _hkcancor() -> Iterator[tuple[str, str]]:
+def hkcancor() -> Iterator[tuple[str, str]]:
     """One document per conversation file, one utterance per line."""
     import pycantonese
 
@@ -44,3 +25,29 @@ def _hkcancor() -> Iterator[tuple[str, str]]:
     for path, utterances in zip(corpus.file_paths, corpus.words(by_utterance=True, by_file=True), strict=True):
         lines = ["".join(_HKCANCOR_PUNCT.get(w, w) for w in words) for words in utterances]
         yield Path(path).stem, "\n".join(line for line in lines if line)
+
+
+def _sentences(name: str) -> Iterator[tuple[str, str]]:
+    with (files("pycantonese") / "data" / name / "sents.json").open(encoding="utf-8") as f:
+        for i, sentence in enumerate(json.load(f), start=1):
+            yield str(i), sentence
+
+
+def common_voice() -> Iterator[tuple[str, str]]:
+    return _sentences("common_voice")
+
+
+def ctcpc() -> Iterator[tuple[str, str]]:
+    return _sentences("ctcpc")
+
+
+CORPORA = {"hkcancor": hkcancor, "common_voice": common_voice, "ctcpc": ctcpc}
+
+
+def iter_corpus(uri: str) -> Iterator[tuple[str, str]]:
+    """(local id, text) of `pycantonese:NAME`."""
+    name = uri.removeprefix(f"{SCHEME}:")
+    if name not in CORPORA:
+        msg = f"unknown packaged corpus {uri!r}: use one of {[f'{SCHEME}:{c}' for c in CORPORA]}"
+        raise ValueError(msg)
+    return CORPORA[name]()

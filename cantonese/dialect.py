@@ -18,9 +18,11 @@ from collections.abc import Container, Sequence
 from functools import cache
 from pathlib import Path
 
-from cantonese.variants import converter, script_of
-from curator_stages.charclass import ranges
-from curator_stages.language_pack import DialectResult
+from canto_nemo.cantonese.variants import converter, script_of
+from canto_nemo.curator_stages.charclass import ranges
+from canto_nemo.curator_stages.language_pack import DialectDetector, DialectResult
+
+LABELS = ("cantonese", "mixed", "written_chinese", "other")
 
 CANTONESE_MARKERS = (
     "嘅 咗 喺 哋 嘢 冇 唔 佢 啲 嗰 咁 乜 嚟 畀 咩 㗎 噉 嘞 喎 囉 啩 咪 吖 啫 "
@@ -86,12 +88,15 @@ def evidence_with(weights: dict[str, float], text: str, starts: Container[str] |
     return sum(weights[t] for t in tokens(weights, text, starts))
 
 
-class Detector:
+class Detector(DialectDetector):
     """Per sentence, the summed token weights; per text, score = sigmoid(scale * total + bias)."""
 
     def __init__(self, weights: dict[str, float], scale: float, bias: float) -> None:
         self.weights, self.scale, self.bias = weights, scale, bias
         self.starts = frozenset(token[0] for token in weights)
+
+    def detect_batch(self, texts: Sequence[str]) -> list[DialectResult]:
+        return [self.detect(t) for t in texts]
 
     def detect(self, text: str) -> DialectResult:
         if script_of(text) == "simplified":  # the weights know Traditional best: read Simplified as HK Traditional
@@ -132,7 +137,7 @@ MARKER_DETECTOR = Detector(MARKER_WEIGHTS, scale=1.0, bias=-0.3)
 
 @cache
 def learned_detector() -> Detector:
-    """The detector with the weights built by `python -m cantonese.build_dialect_weights` (shipped in the package)."""
+    """The detector with the weights built by `python -m canto_nemo.cantonese.build_dialect_weights` (shipped)."""
     weights, scale, bias = {}, 1.0, 0.0
     with WEIGHTS_FILE.open(encoding="utf-8") as f:
         for line in f:
@@ -165,6 +170,10 @@ def _detector(method: str) -> Detector:
         return learned_detector()
     msg = f"unknown dialect detection method {method!r}: use one of {METHODS}"
     raise ValueError(msg)
+
+
+def detector(method: str = "markers") -> Detector:
+    return _detector(method)
 
 
 def detect_dialect(text: str, method: str = "markers") -> DialectResult:

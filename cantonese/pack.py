@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import cache
 
 import regex
 
-from cantonese import dialect, lexicon, pii, variants
-from curator_stages.language_pack import DialectResult, LanguagePack, PiiPattern
+from canto_nemo.cantonese import corpora, dialect, lexicon, pii, variants
+from canto_nemo.curator_stages.language_pack import CjkPack, DialectDetector, PiiPattern
 
 
-class CantonesePack(LanguagePack):
+class CantonesePack(CjkPack):
     name = "cantonese"
-    # Every Han character, CJK Extensions A-G included (𠮶, 𨋢, 𡃁 are Extension B).
-    script_class = r"\p{Han}"
     # One Jyutping syllable: initial + final + tone 1-6.
     romanisation_syllable = r"[a-z]{1,6}[1-6]"
+    dialect_labels = dialect.LABELS
+    default_keep_labels = ("cantonese", "mixed")
+    corpus_scheme = corpora.SCHEME
 
     def lexicon(self) -> frozenset[str]:
         return lexicon.words()
@@ -31,8 +32,14 @@ class CantonesePack(LanguagePack):
     def pii_patterns(self) -> Sequence[PiiPattern]:
         return pii.PATTERNS
 
-    def detect_dialect_batch(self, texts: Sequence[str]) -> list[DialectResult]:
-        return dialect.detect_dialect_batch(texts)
+    def dialect_detector(self) -> DialectDetector:
+        return dialect.detector()
+
+    def fold_variants(self, texts: list[str]) -> list[str]:
+        return variants.fold(texts)
+
+    def corpora(self) -> Mapping[str, Callable[[], Iterator[tuple[str, str]]]]:
+        return corpora.CORPORA
 
     def __reduce__(self):
         # Ray pickles stages with their pack; the pack is a singleton and rebuilds its caches on the worker.
@@ -52,6 +59,6 @@ def _lexicon_chars_outside_script() -> frozenset[str]:
 
 
 def _pack() -> CantonesePack:
-    from cantonese import PACK
+    from canto_nemo.cantonese import PACK
 
     return PACK

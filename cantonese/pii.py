@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from curator_stages.language_pack import PiiPattern
+from canto_nemo.curator_stages.language_pack import PiiPattern
 
 # Boundaries are written out because \w and \b count Han characters as word characters.
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"

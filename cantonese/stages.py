@@ -1,6 +1,6 @@
 """The generic stages with the Cantonese pack filled in, under the names users look for."""
 
-from curator_stages.normalize import Normalizer
+from canto_nemo.curator_stages.normalize import Normalizer
 
 
 class CantoneseNormalizer(Normalizer):

@@ -51,3 +51,11 @@ def to_standard(profile: str) -> Callable[[str], str]:
         return converter(AUTO_PROFILES[script_of(text)]).convert(text)
 
     return convert
+
+
+def fold(texts: list[str]) -> list[str]:
+    """Simplified and Traditional spellings onto one form (Traditional -> Simplified is many-to-one, so both land on
+    the same text), for duplicate detection. One OpenCC call for the batch, split on a character texts do not hold."""
+    joined = "\x1e".join(texts)
+    folded = converter("t2s").convert(joined).split("\x1e")
+    return folded if len(folded) == len(texts) else [converter("t2s").convert(t) for t in texts]

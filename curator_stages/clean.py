@@ -19,8 +19,8 @@ from functools import cache
 
 from nemo_curator.stages.text.modifiers import DocumentModifier
 
-from curator_stages.charclass import ranges
-from curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.charclass import ranges
+from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
 
 # Standard `re` throughout: the cleaner runs on every document, and `re` is several times faster than `regex`.
 _URL = re.compile(r"(?:(?:https?|ftp)://|www\.)[!-~]+?(?=[.,;:!?)\]}'\"]*(?:[^!-~]|$))", re.IGNORECASE)
@@ -32,7 +32,6 @@ _COORDINATE = re.compile(
     r"(?<![0-9A-Za-z.])\d{1,3}(?:\.\d+)?°(?:\s*\d{1,2}(?:\.\d+)?[′'])?(?:\s*\d{1,2}(?:\.\d+)?[″\"])?\s*[NSEW]"
     r"(?:[\s,;]*\d{1,3}(?:\.\d+)?°(?:\s*\d{1,2}(?:\.\d+)?[′'])?(?:\s*\d{1,2}(?:\.\d+)?[″\"])?\s*[NSEW])?"
 )
-_SEPARATOR_RUN = re.compile(r"([，、；,;])(?:\s*[，、；,;])+")
 _ELLIPSIS = "…"
 
 EMOJI_POLICIES = ("keep", "remove")
@@ -47,7 +46,7 @@ def _property_patterns() -> dict[str, re.Pattern]:
     return {
         "emoji": re.compile(f"[{pictograph}][{modifier}\ufe0f\u200d{pictograph}]*"),
         "punct_run": re.compile(f"([{punctuation}])\\1{{3,}}"),
-        "empty_brackets": re.compile(f"[(（\\[【][{punctuation}\\s]*?[)）\\]】]"),
+        "punctuation": punctuation,
     }
 
 
@@ -67,7 +66,7 @@ class DictionaryAwareCleaner(DocumentModifier):
 
     def __init__(
         self,
-        pack: LanguagePack | str = "cantonese",
+        pack: LanguagePack | str,
         urls: bool = True,
         html_markup: bool = True,
         wiki: bool = True,
@@ -110,13 +109,20 @@ class DictionaryAwareCleaner(DocumentModifier):
             pattern = re.compile(rf"[(（]\s*{syllable}(?:[\s,，;；'-]+{syllable})*\s*[)）]")
             rules["romanisation"] = [Rule("romanisation", pattern, lambda m: "")]
         chosen = [rule for key, group in rules.items() if self.switches[key] for rule in group]
-        # Leftovers of the rules above: empty brackets, doubled separators, spaces before CJK punctuation.
+        # Leftovers of the rules above: empty brackets, doubled separators, spaces before the script's punctuation.
+        pack = self.pack
+        opening, closing, separators = (re.escape(x) for x in (pack.open_brackets, pack.close_brackets,
+                                                                pack.separators))
         chosen += [
-            Rule("empty_brackets", unicode_patterns["empty_brackets"], lambda m: ""),
-            Rule("separator_run", _SEPARATOR_RUN, lambda m: m.group(1)),
+            Rule("empty_brackets", re.compile(f"[{opening}][{unicode_patterns['punctuation']}\\s]*?[{closing}]"),
+                 lambda m: ""),
+            Rule("separator_run", re.compile(f"([{separators}])(?:\\s*[{separators}])+"), lambda m: m.group(1)),
             Rule("space_run", re.compile(r"(?<=\S) {2,}(?=\S)"), lambda m: " "),
-            Rule("space_before_cjk_punct", re.compile(f"(?<=[{script}])\\s+(?=[，。！？：；、])"), lambda m: ""),
         ]
+        if pack.no_space_before:
+            chosen.append(Rule("space_before_script_punct",
+                               re.compile(f"(?<=[{script}])\\s+(?=[{re.escape(pack.no_space_before)}])"),
+                               lambda m: ""))
         return chosen
 
     def _unwrap_template(self, match: re.Match) -> str:

@@ -9,8 +9,7 @@ from typing import Any
 from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-ALLOWED_PACKAGES = ("curator_stages", "cantonese", "recipes", "canto_nemo", "nemo_curator", "nemo", "nemo_run",
-                    "megatron.core")
+ALLOWED_PACKAGES = ("canto_nemo", "nemo_curator", "nemo", "nemo_run", "megatron.core")
 
 
 class UnsafeConfigError(ValueError):

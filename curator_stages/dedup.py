@@ -19,7 +19,7 @@ import xxhash
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch
 
-from curator_stages.rejects import write_rejects
+from canto_nemo.curator_stages.rejects import write_rejects
 
 HASH_COLUMN = "_exact_hash"
 _WHITESPACE = re.compile(r"\s+")
@@ -74,6 +74,7 @@ class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
     duplicates_path: str
     rejects_path: str | None = None
     reason: str = "exact_duplicate"
+    detail: str = "same text as {duplicate_of} (whitespace aside)"  # formatted per rejected document
     name: str = "exact_dedup"
 
     def inputs(self) -> tuple[list[str], list[str]]:
@@ -93,7 +94,7 @@ class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
             rejected["stage"] = self.name
             rejected["reason"] = self.reason
             rejected["duplicate_of"] = duplicate_of[dropped]
-            rejected["detail"] = "same text as " + rejected["duplicate_of"]
+            rejected["detail"] = [self.detail.format(duplicate_of=d) for d in rejected["duplicate_of"]]
             write_rejects(self.rejects_path, self.name, batch.task_id, rejected)
         return DocumentBatch(dataset_name=batch.dataset_name, data=df[~dropped], _metadata=batch._metadata,
                              _stage_perf=batch._stage_perf)

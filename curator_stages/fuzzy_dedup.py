@@ -21,7 +21,8 @@ from nemo_curator.tasks import DocumentBatch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from curator_stages.minhash import MinHashConfig, band_keys, resolve_device, signatures
+from canto_nemo.curator_stages.language_pack import LanguagePack
+from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, resolve_device, signatures
 
 SIGNATURE_COLUMN = "_minhash"
 BANDS_COLUMN = "_lsh_bands"
@@ -32,6 +33,7 @@ class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
     """Adds `_minhash` (num_perm int64) and `_lsh_bands` (bands int64) to every document."""
 
     config: MinHashConfig = field(default_factory=MinHashConfig)
+    pack: LanguagePack | str | None = None  # folds spelling variants (config.fold_variants); None: no folding
     text_field: str = "text"
     device: str = "auto"
     name: str = "minhash"
@@ -49,7 +51,7 @@ class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def process(self, batch: DocumentBatch) -> DocumentBatch:
         df = batch.to_pandas()
-        signature = signatures(df[self.text_field].tolist(), self.config, self.device)
+        signature = signatures(df[self.text_field].tolist(), self.config, self.device, self.pack)
         df[SIGNATURE_COLUMN] = list(signature.numpy())
         df[BANDS_COLUMN] = list(band_keys(signature, self.config).numpy())
         return DocumentBatch(dataset_name=batch.dataset_name, data=df, _metadata=batch._metadata,

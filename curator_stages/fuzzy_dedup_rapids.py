@@ -32,8 +32,9 @@ import pyarrow.parquet as pq
 import torch
 from loguru import logger
 
-from curator_stages.fuzzy_dedup import clusters, star_pairs
-from curator_stages.minhash import MinHashConfig, normalise_for_shingles
+from canto_nemo.curator_stages.fuzzy_dedup import clusters, star_pairs
+from canto_nemo.curator_stages.language_pack import LanguagePack
+from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
 BACKENDS = ("torch", "nemo_curator")
 SHINGLE_TEXT = "_shingle_text"
@@ -84,7 +85,8 @@ def workflow_kwargs(config: MinHashConfig) -> dict:
     }
 
 
-def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: str = "text",
+def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, pack: LanguagePack | str | None,
+            text_field: str = "text",
             exclude: set[str] | None = None) -> list[str]:
     """Writes WORK/input/part-NNNNN.parquet (id, _shingle_text), batch by batch; returns the files in order."""
     out = Path(work_dir).resolve() / "input"  # absolute: Ray workers open these paths
@@ -100,7 +102,7 @@ def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, text_field: 
         if not ids:
             continue
         path = str(out / f"part-{len(files):05d}.parquet")
-        table = pa.table({"id": ids, SHINGLE_TEXT: normalise_for_shingles(texts, config)})
+        table = pa.table({"id": ids, SHINGLE_TEXT: normalise_for_shingles(texts, config, pack)})
         pq.write_table(table, path)
         files.append(path)
     return files
@@ -182,13 +184,14 @@ def _bucket_pairs(cache: Path, their_ids: pd.Index) -> np.ndarray:
 
 
 def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHashConfig, ray_address: str,
-                                 text_field: str = "text", exclude: set[str] | None = None) -> pd.DataFrame:
+                                 pack: LanguagePack | str | None, text_field: str = "text",
+                                 exclude: set[str] | None = None) -> pd.DataFrame:
     """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow on the Ray cluster at ray_address
     (RAY_ADDRESS is set to it, as NeMo Curator's executors read it)."""
     check_backend("nemo_curator", config, ray_address)
     os.environ["RAY_ADDRESS"] = ray_address
     shutil.rmtree(work_dir, ignore_errors=True)  # a cache left by an earlier run would be read back as this one's
-    files = prepare(parquet_dir, work_dir, config, text_field, exclude)
+    files = prepare(parquet_dir, work_dir, config, pack, text_field, exclude)
     if len(files) == 0:
         return pd.DataFrame({"id": [], "duplicate_of": []})
     run_workflow(files, work_dir, config)

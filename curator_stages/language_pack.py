@@ -1,23 +1,28 @@
 """The interface a language pack offers the stages, and lookup of packs by name.
 
-Stages in this package know nothing about any one language: everything language-specific (script, lexicon,
-variant conversion, PII patterns, dialect detection) comes from a pack. A second language is a second pack.
+Stages in this package know nothing about any one language: everything language-specific (script, punctuation,
+lexicon, variant conversion, PII patterns, dialect labels and detection, packaged corpora) comes from a pack. A second
+language is a second pack: a `LanguagePack` subclass registered under the `canto_nemo.language_packs` entry point.
+
+What a pack module may import from this project: this module (the interface, `CjkPack` included) and
+`canto_nemo.curator_stages.charclass`, nothing else; the stages never import a pack module, they take pack objects
+or registered names.
 """
 
 from __future__ import annotations
 
-import importlib
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
 from importlib.metadata import entry_points
+from types import MappingProxyType
 
 import regex
 
-# Packs that ship with the project, by the names users write in configs. Other packages add theirs through the
-# entry point group below; a config can name only these, never an arbitrary module.
-KNOWN_PACKS = {"cantonese": "cantonese:PACK", "yue": "cantonese:PACK"}
+# Packs register by name through this entry point group (the project's own too, in pyproject.toml): a config names
+# a registered pack, never a module.
 ENTRY_POINT_GROUP = "canto_nemo.language_packs"
 
 
@@ -25,14 +30,15 @@ ENTRY_POINT_GROUP = "canto_nemo.language_packs"
 class DialectResult:
     """What a pack's dialect detector says about one text.
 
-    label: "cantonese" | "written_chinese" | "mixed" | "other" (for the Cantonese pack; other packs name their own)
+    label: one of the pack's `dialect_labels`
     score: probability that the text is in the pack's target variety
-    share: fraction of the text's script characters that sit in target-variety sentences
+    share: fraction of the text's script characters that sit in target-variety sentences, None when no sentence
+        carries evidence either way
     """
 
     label: str
     score: float
-    share: float
+    share: float | None
 
 
 @dataclass(frozen=True)
@@ -44,14 +50,41 @@ class PiiPattern:
     validate: Callable[[str], bool] | None = None
 
 
+class DialectDetector(ABC):
+    """A pack's dialect detector: built once per worker (it may load a model), then called on batches."""
+
+    @abstractmethod
+    def detect_batch(self, texts: Sequence[str]) -> list[DialectResult]:
+        """Label, score and share for each text."""
+
+
 class LanguagePack(ABC):
-    """Language data and models the stages need. Heavy members load lazily, once per process."""
+    """Language data and models the stages need. Heavy members load lazily, once per process.
+
+    The punctuation tables default to ASCII only: a pack for a script with its own punctuation (CJK) says so.
+    """
 
     name: str
-    # Regex character class (without brackets) of the language's main script, e.g. r"\p{Han}".
+    # Regex character class (without brackets) of the language's main script, e.g. r"\\p{Han}".
     script_class: str
     # Regex for one romanised syllable (e.g. Jyutping "gong2"); romanisation in brackets is extraction debris.
     romanisation_syllable: str | None = None
+    # ASCII punctuation written as the script's own after a script character, e.g. {",": "，"}.
+    script_punctuation: Mapping[str, str] = MappingProxyType({})
+    # Characters that only separate list items or clauses: a run of them is debris ("，，、").
+    separators: str = ",;"
+    # Opening and closing brackets; an empty pair is debris.
+    open_brackets: str = "(["
+    close_brackets: str = ")]"
+    # Punctuation after which a space left by cleaning is dropped (the script sets no space before it).
+    no_space_before: str = ""
+    # Half-width forms that NFKC may widen (e.g. ｡｢｣､ for CJK): (first, last) code points, or None.
+    halfwidth_punctuation: tuple[int, int] | None = None
+    # Dialect labels: every label the detector gives, and the ones the default curation policy keeps.
+    dialect_labels: tuple[str, ...] = ()
+    default_keep_labels: tuple[str, ...] = ()
+    # URI scheme of the corpora the pack can read from installed packages ("pycantonese:hkcancor"), if any.
+    corpus_scheme: str | None = None
 
     @abstractmethod
     def lexicon(self) -> frozenset[str]:
@@ -70,8 +103,17 @@ class LanguagePack(ABC):
         """Patterns of personal data to redact, most specific first."""
 
     @abstractmethod
-    def detect_dialect_batch(self, texts: Sequence[str]) -> list[DialectResult]:
-        """Dialect label and score for each text."""
+    def dialect_detector(self) -> DialectDetector:
+        """The detector (heavy: call once per worker)."""
+
+    def fold_variants(self, texts: list[str]) -> list[str]:
+        """Texts with spelling variants folded onto one form, so that the same text in two spellings (Simplified and
+        Traditional, say) is a duplicate. Default: unchanged."""
+        return texts
+
+    def corpora(self) -> Mapping[str, Callable[[], Iterator[tuple[str, str]]]]:
+        """Packaged corpora by name: each a function yielding (local id, text). Default: none."""
+        return {}
 
     def mixed_script_words(self) -> frozenset[str]:
         """Lexicon words that mix the script with other characters (e.g. "IT狗"): cleaning must not split them."""
@@ -80,19 +122,50 @@ class LanguagePack(ABC):
         return frozenset(w for w in self.lexicon() if script.search(w) and other.search(w))
 
 
+class CjkPack(LanguagePack):
+    """What every pack for a language written in Han characters shares: the script and its punctuation."""
+
+    script_class = r"\p{Han}"  # every Han character, CJK Extensions A-G included
+    script_punctuation = MappingProxyType({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
+    separators = "，、；,;"
+    open_brackets = "(（[【"
+    close_brackets = ")）]】"
+    no_space_before = "，。！？：；、"
+    halfwidth_punctuation = (0xFF61, 0xFF64)  # ｡｢｣､
+
+
+@cache
+def registered_packs() -> dict[str, object]:
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def get_pack(pack: LanguagePack | str) -> LanguagePack:
-    """A pack object from itself or from a registered name ("cantonese", or an entry point's name)."""
+    """A pack object from itself or from a registered name ("cantonese", or another entry point's name)."""
     if isinstance(pack, LanguagePack):
         return pack
-    registered = dict(KNOWN_PACKS)
-    registered.update({ep.name: ep.value for ep in entry_points(group=ENTRY_POINT_GROUP)})
+    registered = registered_packs()
     if pack not in registered:
         msg = f"unknown language pack {pack!r}: registered packs are {sorted(registered)}"
         raise ValueError(msg)
-    target = registered[pack]
-    module_name, attribute = target.split(":", 1)
-    obj = getattr(importlib.import_module(module_name), attribute)
+    obj = registered[pack].load()
     if not isinstance(obj, LanguagePack):
-        msg = f"{target} is a {type(obj).__name__}, not a LanguagePack"
+        msg = f"{registered[pack].value} is a {type(obj).__name__}, not a LanguagePack"
         raise TypeError(msg)
     return obj
+
+
+def corpus_reader(uri: str) -> Callable[[], Iterator[tuple[str, str]]] | None:
+    """The reader of a packaged corpus named by `SCHEME:NAME`, from whichever registered pack owns the scheme; None
+    when no pack owns it (then the URI is an ordinary path). Raises for an owned scheme with an unknown name."""
+    scheme, sep, name = uri.partition(":")
+    if not sep or len(scheme) < 2:  # a Windows drive letter is not a scheme
+        return None
+    for entry in sorted(registered_packs()):
+        pack = get_pack(entry)
+        if pack.corpus_scheme == scheme:
+            corpora = pack.corpora()
+            if name not in corpora:
+                msg = f"unknown packaged corpus {uri!r}: use one of {[f'{scheme}:{c}' for c in corpora]}"
+                raise ValueError(msg)
+            return corpora[name]
+    return None

@@ -8,7 +8,8 @@ CPUs cannot vectorise (it was a third of the CPU time). torch's int64 multiply a
 alike (two's complement); a test checks the CPU against exact integer arithmetic and the `gpu` test CUDA against CPU.
 
 Han text has no spaces to split words on, so shingles are character n-grams of a normalised form of the text: with
-`fold_variants` Simplified and Traditional characters fold to one script (the same text in both is a duplicate), and
+`fold_variants` the language pack folds spelling variants (for Chinese: Simplified and Traditional characters fold to
+one script, so the same text in both is a duplicate), and
 with `ignore_punctuation` punctuation, symbols and whitespace go (re-punctuated copies are duplicates).
 """
 
@@ -23,13 +24,15 @@ from functools import cache
 import numpy as np
 import torch
 
+from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
+
 PRIME = (1 << 31) - 1
 _LOW31 = (1 << 31) - 1  # minhashes are the top 31 bits of a 64-bit word, so they fit int32
 _BASE = 1_000_003  # polynomial base for shingle hashes (a prime below PRIME)
 _CHUNK = 16384  # shingles hashed per step: the (chunk x permutations) block stays in cache
 
 
-@dataclass(frozen=True)
+@dataclass
 class MinHashConfig:
     """ngram: characters per shingle. bands x rows: LSH banding (num_perm = bands * rows); two documents become
     candidates when all rows of any band agree, which for Jaccard similarity s happens with probability
@@ -53,15 +56,14 @@ class MinHashConfig:
 _NOT_LETTER_OR_DIGIT = re.compile(r"[\W_]+")
 
 
-def normalise_for_shingles(texts: list[str], config: MinHashConfig) -> list[str]:
+def normalise_for_shingles(texts: list[str], config: MinHashConfig, pack: LanguagePack | str | None) -> list[str]:
+    """The text that is shingled: spelling variants folded by the pack (when `fold_variants` and a pack is given),
+    punctuation, symbols and whitespace removed (when `ignore_punctuation`)."""
     if config.fold_variants:
-        from cantonese.variants import converter
-
-        # One script for both: Traditional -> Simplified is many-to-one, so both spellings land on the same text.
-        # One OpenCC call for the batch, split on a character the texts do not hold.
-        joined = "\x1e".join(texts)
-        folded = converter("t2s").convert(joined).split("\x1e")
-        texts = folded if len(folded) == len(texts) else [converter("t2s").convert(t) for t in texts]
+        if pack is None:
+            msg = "fold_variants needs the language pack that knows the variants (pack=...), or fold_variants=False"
+            raise ValueError(msg)
+        texts = get_pack(pack).fold_variants(texts)
     if config.ignore_punctuation:
         texts = [_NOT_LETTER_OR_DIGIT.sub("", t) for t in texts]
     return texts
@@ -93,11 +95,12 @@ def _permutations(num_perm: int, seed: int, device: str) -> tuple[torch.Tensor, 
     return signed[:num_perm].to(device), signed[num_perm:].to(device)
 
 
-def signatures(texts: list[str], config: MinHashConfig, device: str = "cpu") -> torch.Tensor:
+def signatures(texts: list[str], config: MinHashConfig, device: str = "cpu", pack: LanguagePack | str | None = None
+               ) -> torch.Tensor:
     """(len(texts), num_perm) int64 MinHash signatures; identical on CPU and CUDA."""
     if not texts:
         return torch.empty((0, config.num_perm), dtype=torch.int64)
-    hashes, owner = shingles(normalise_for_shingles(texts, config), config.ngram)
+    hashes, owner = shingles(normalise_for_shingles(texts, config, pack), config.ngram)
     hashes, owner = hashes.to(device), owner.to(device)
     a, b = _permutations(config.num_perm, config.seed, device)
     result = torch.full((len(texts), config.num_perm), _LOW31, dtype=torch.int64, device=device)

@@ -1,8 +1,9 @@
-"""Unicode normaliser for CJK text: NFKC where it is safe, width, whitespace, punctuation, variant characters.
+"""Unicode normaliser: NFKC where it is safe, width, whitespace, punctuation, variant characters.
 
-Plain NFKC is wrong for Chinese-script text: it folds full-width punctuation (，？！：) to ASCII and the ellipsis
-(…) to three dots. This normaliser applies NFKC character by character but leaves punctuation and symbols alone
-(except half-width CJK punctuation, which it widens), then maps variant characters with the pack's OpenCC profile.
+Plain NFKC is wrong for scripts with punctuation of their own: for Chinese it folds full-width punctuation (，？！：)
+to ASCII and the ellipsis (…) to three dots. This normaliser applies NFKC character by character but leaves
+punctuation and symbols alone (except the pack's half-width punctuation, which it widens), then maps variant characters
+with the pack's converter and writes ASCII punctuation after a script character as the pack's own.
 Normalising twice gives the same text as normalising once.
 """
 
@@ -14,24 +15,21 @@ from functools import cache
 
 from nemo_curator.stages.text.modifiers import DocumentModifier
 
-from curator_stages.charclass import ranges
-from curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.charclass import ranges
+from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
 
 # Format characters worth keeping: joiners and variation selectors hold emoji and some Han variants together.
 _KEEP_FORMAT = {"\u200c", "\u200d"}
-_HALFWIDTH_CJK_PUNCT = range(0xFF61, 0xFF65)  # ｡｢｣､
 _FULLWIDTH_ASCII = range(0xFF01, 0xFF5F)
 _MOJIBAKE_HINT = re.compile(r"[\u00c0-\u00ff][\u0080-\u00bf\u2000-\u206f\u0152-\u0192]")
 _NEWLINES = re.compile(r"\r\n?")
 _SPACES = re.compile(r"[ \t]+")
 _LINE_EDGES = re.compile(r" ?\n ?")
 _BLANK_LINES = re.compile(r"\n{3,}")
-# ASCII punctuation right after a script character is written the CJK way.
-_CJK_PUNCT = str.maketrans({",": "，", "!": "！", "?": "？", ";": "；", ":": "："})
 
 
 @cache
-def _fold_table(keep_fullwidth_punctuation: bool) -> dict[int, str | None]:
+def _fold_table(keep_fullwidth_punctuation: bool, halfwidth: tuple[int, int] | None) -> dict[int, str | None]:
     """str.translate table: per-character NFKC except punctuation and symbols; control characters removed."""
     table: dict[int, str | None] = {}
     for code in range(0x30000):
@@ -56,7 +54,7 @@ def _fold_table(keep_fullwidth_punctuation: bool) -> dict[int, str | None]:
         folded = unicodedata.normalize("NFKC", char)
         if folded == char:
             continue
-        if code in _HALFWIDTH_CJK_PUNCT:
+        if halfwidth is not None and halfwidth[0] <= code <= halfwidth[1]:
             table[code] = folded
         elif category[0] in "PS":
             if not keep_fullwidth_punctuation and code in _FULLWIDTH_ASCII:
@@ -69,16 +67,17 @@ def _fold_table(keep_fullwidth_punctuation: bool) -> dict[int, str | None]:
 class Normalizer(DocumentModifier):
     """Curator DocumentModifier; use as `Modify(Normalizer(pack="cantonese"))`.
 
-    variants: OpenCC profile of the pack ("auto": the pack picks per text, e.g. s2hk for Simplified input and t2hk
-        for Traditional), an explicit profile name, or None to leave characters as they are.
+    variants: the pack's variant profile ("auto": the pack picks per text, e.g. s2hk for Simplified input and t2hk
+        for Traditional in the Cantonese pack), an explicit profile name, or None to leave characters as they are.
     fix_mojibake: repair UTF-8 read as Latin-1 (æˆ‘å“‹ -> 我哋) with ftfy, only where such sequences occur.
     keep_fullwidth_punctuation: keep ，？！ etc. full-width (NFKC would make them ASCII).
-    cjk_punctuation: write ASCII , ! ? ; : that follow a script character as their full-width forms.
+    cjk_punctuation: write ASCII punctuation that follows a script character as the pack's own (`script_punctuation`:
+        , ! ? ; : as ，！？；： for CJK packs).
     """
 
     def __init__(
         self,
-        pack: LanguagePack | str = "cantonese",
+        pack: LanguagePack | str,
         variants: str | None = "auto",
         fix_mojibake: bool = True,
         keep_fullwidth_punctuation: bool = True,
@@ -91,8 +90,11 @@ class Normalizer(DocumentModifier):
         self.keep_fullwidth_punctuation = keep_fullwidth_punctuation
         self.cjk_punctuation = cjk_punctuation
         self._convert = None
-        # A run of them after a script character is widened whole ("好?!" -> "好？！").
-        self._after_script = re.compile(rf"(?<=[{ranges(self.pack.script_class)}])[,!?;:]+")
+        # A run of them after a script character is converted whole ("好?!" -> "好？！").
+        marks = "".join(self.pack.script_punctuation)
+        self._punctuation = str.maketrans(dict(self.pack.script_punctuation))
+        self._after_script = (re.compile(rf"(?<=[{ranges(self.pack.script_class)}])[{re.escape(marks)}]+")
+                              if marks else None)
 
     def modify_document(self, text: str) -> str:
         text = self._fold(text)
@@ -114,12 +116,13 @@ class Normalizer(DocumentModifier):
             if self._convert is None:  # built on the worker, on first use: OpenCC objects do not pickle
                 self._convert = self.pack.variant_converter(self.variants)
             text = self._convert(text)
-        if self.cjk_punctuation:
-            text = self._after_script.sub(lambda m: m.group().translate(_CJK_PUNCT), text)
+        if self.cjk_punctuation and self._after_script is not None:
+            text = self._after_script.sub(lambda m: m.group().translate(self._punctuation), text)
         return text
 
     def _fold(self, text: str) -> str:
-        return unicodedata.normalize("NFC", text.translate(_fold_table(self.keep_fullwidth_punctuation)))
+        table = _fold_table(self.keep_fullwidth_punctuation, self.pack.halfwidth_punctuation)
+        return unicodedata.normalize("NFC", text.translate(table))
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_convert": None}

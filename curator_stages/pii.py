@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from nemo_curator.stages.text.modifiers import DocumentModifier
 
-from curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
 
 
 class PiiRedactor(DocumentModifier):
@@ -14,7 +14,7 @@ class PiiRedactor(DocumentModifier):
     placeholder: format of the replacement; "{kind}" is the kind's name.
     """
 
-    def __init__(self, pack: LanguagePack | str = "cantonese", kinds: list[str] | None = None,
+    def __init__(self, pack: LanguagePack | str, kinds: list[str] | None = None,
                  placeholder: str = "<{kind}>") -> None:
         super().__init__()
         self.pack = get_pack(pack)

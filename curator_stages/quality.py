@@ -13,8 +13,8 @@ from functools import cache
 
 from nemo_curator.stages.text.filters import DocumentFilter
 
-from curator_stages.charclass import ranges
-from curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.charclass import ranges
+from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
 
 
 def _visible(text: str) -> int:
@@ -51,7 +51,7 @@ class ScriptRatioFilter(DocumentFilter):
     each script character, each run of letters or digits of another script (an English word is one unit, as a Han
     character is), each other symbol. So code-switched Cantonese ("我聽朝要submit個report") scores as it reads."""
 
-    def __init__(self, pack: LanguagePack | str = "cantonese", min_ratio: float = 0.3) -> None:
+    def __init__(self, pack: LanguagePack | str, min_ratio: float = 0.3) -> None:
         super().__init__()
         self.min_ratio = min_ratio
         script = ranges(get_pack(pack).script_class)

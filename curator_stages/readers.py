@@ -1,4 +1,5 @@
-"""Readers: JSONL, Parquet, TSV, CoNLL-U, plain text and the pack's packaged corpora, into Curator DocumentBatches.
+"""Readers: JSONL, Parquet, TSV, CoNLL-U, plain text and the packaged corpora of the registered language packs
+(`SCHEME:NAME`, e.g. pycantonese:hkcancor), into Curator DocumentBatches.
 
 Every document gets a stable id, "<source>:<line>" (the path relative to the input it came from, and its 1-based line,
 or row for Parquet), and keeps its source. A record that cannot be read (invalid UTF-8, bad JSON, no text field, a
@@ -25,12 +26,12 @@ import pandas as pd
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch, EmptyTask, FileGroupTask
 
-from curator_stages.rejects import open_in_folder, write_rejects
+from canto_nemo.curator_stages.language_pack import corpus_reader
+from canto_nemo.curator_stages.rejects import open_in_folder, write_rejects
 
 LINE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "txt", ".tsv": "tsv"}
 FORMATS = {**LINE_FORMATS, ".conllu": "conllu", ".parquet": "parquet"}
 SPLITTABLE = {"jsonl", "txt"}
-CORPUS_SCHEME = "pycantonese:"
 DOCUMENT_COLUMNS = ("id", "text", "source", "line", "meta")
 
 
@@ -43,12 +44,7 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str]]:
     """(path, source name) for every readable file under the inputs; raises at once for a missing input."""
     found: list[tuple[str, str]] = []
     for entry in inputs:
-        if entry.startswith(CORPUS_SCHEME):
-            from cantonese.corpora import CORPORA
-
-            if entry.removeprefix(CORPUS_SCHEME) not in CORPORA:
-                msg = f"unknown packaged corpus {entry!r}: use one of {[CORPUS_SCHEME + c for c in CORPORA]}"
-                raise ValueError(msg)
+        if corpus_reader(entry) is not None:  # a pack's packaged corpus, e.g. pycantonese:hkcancor
             found.append((entry, entry))
             continue
         path = Path(entry)
@@ -74,7 +70,7 @@ def partitions(inputs: list[str], split_bytes: int | None = None) -> list[tuple[
     JSONL/text file, in a stable order; `read_partition` reads one."""
     parts = []
     for path, source in expand_inputs(list(inputs)):
-        fmt = "corpus" if path.startswith(CORPUS_SCHEME) else file_format(path)
+        fmt = "corpus" if path == source and corpus_reader(path) is not None else file_format(path)
         splittable = split_bytes and fmt in SPLITTABLE and not path.endswith(".gz")
         for start, end, first_line in _byte_ranges(path, split_bytes) if splittable else [(0, -1, 1)]:
             config = {"format": fmt, "source": source, "start": start, "end": end, "first_line": first_line}
@@ -223,9 +219,7 @@ def _raw_lines(path: str, start: int, end: int) -> Iterator[bytes]:
 def _records(path: str, config: dict, text_field: str) -> Iterator[dict]:
     fmt, source = config["format"], config["source"]
     if fmt == "corpus":
-        from cantonese.corpora import iter_corpus
-
-        for n, (local_id, text) in enumerate(iter_corpus(path), start=1):
+        for n, (local_id, text) in enumerate(corpus_reader(path)(), start=1):
             yield {**_document(source, n, text), "id": f"{source}:{local_id}"}
         return
     if fmt == "parquet":

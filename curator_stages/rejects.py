@@ -1,30 +1,41 @@
 """Reject accounting: every document a stage drops is written to the rejects folder with its stage and reason.
 
-`ScoreFilterWithRejects` is NeMo Curator's `ScoreFilter` that, instead of dropping documents silently, writes each
-dropped one (all its columns, plus `stage`, `reason`, `detail`) to `rejects_path`. A filter may return a dict of
-scores (each becomes a column) and may name its reasons with `reject_reason(score) -> str`.
+`ScoreFilterWithRejects` and `FilterWithRejects` are NeMo Curator's `ScoreFilter` and `Filter` with one change:
+what a filter drops is not lost but written (all its columns, plus `stage`, `reason`, `detail`) to `rejects_path`,
+one file per stage and task. They hook Curator's own `compute_filter_mask`, so chains of filters, `invert`, scores in
+`score_field` and everything else behave as in Curator.
+
+A filter names why it drops a document by implementing `ExplainsRejection`; otherwise the reason is its `name`.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import fsspec
 import pandas as pd
-from nemo_curator.stages.text.filters import DocumentFilter, ScoreFilter
+from nemo_curator.stages.text.filters import DocumentFilter, Filter, ScoreFilter
 from nemo_curator.tasks import DocumentBatch
 
 REJECT_COLUMNS = ("id", "stage", "reason", "detail")
 
 
-def open_in_folder(folder: str, name: str):
+@runtime_checkable
+class ExplainsRejection(Protocol):
+    """A DocumentFilter that says why it drops a document: `reject_reason(score)` is a short snake_case reason
+    (e.g. "too_short"), given the score or field value the filter decided on."""
+
+    def reject_reason(self, score: Any) -> str: ...
+
+
+def open_in_folder(folder: str, name: str, mode: str = "w"):
     """A file to write in a local or remote (fsspec) folder, made if missing: workers write side files this way."""
     fs, base = fsspec.core.url_to_fs(folder)
     fs.makedirs(base, exist_ok=True)
-    return fs.open(f"{base.rstrip('/')}/{name}", "w", encoding="utf-8")
+    return fs.open(f"{base.rstrip('/')}/{name}", mode, encoding="utf-8")
 
 
 def write_rejects(rejects_path: str, stage: str, task_id: str, rejected: pd.DataFrame) -> None:
@@ -45,55 +56,8 @@ def _jsonable(value: Any) -> Any:
     return str(value)
 
 
-@dataclass
-class ScoreFilterWithRejects(ScoreFilter):
-    """Curator's ScoreFilter, writing what it drops to `rejects_path` (None: drop silently, as ScoreFilter does)."""
-
-    rejects_path: str | None = None
-
-    def __post_init__(self) -> None:
-        given = self.name
-        super().__post_init__()  # names the stage after its filter; a name the caller gave wins
-        if given != ScoreFilter.name:
-            self.name = given
-
-    def process(self, batch: DocumentBatch) -> DocumentBatch | None:
-        df = batch.to_pandas()
-        for filter_obj, text_field, score_field, invert in zip(
-            self.filter_obj, self.text_field, self.score_field, self.invert, strict=True
-        ):
-            if df.empty:
-                break
-            scores = _scores(filter_obj, df[text_field])
-            keep = pd.Series([bool(filter_obj.keep_document(s)) for s in scores], index=df.index)
-            if invert:
-                keep = ~keep
-            if scores and isinstance(scores[0], dict):
-                for column in scores[0]:
-                    df[column] = [s[column] for s in scores]
-            elif score_field is not None:
-                df[score_field] = scores
-            if self.rejects_path is not None and not keep.all():
-                rejected = df[~keep].copy()
-                dropped_scores = [s for s, k in zip(scores, keep, strict=True) if not k]
-                rejected["stage"] = self.name
-                rejected["reason"] = [_reason(filter_obj, s, invert) for s in dropped_scores]
-                rejected["detail"] = [f"{filter_obj.name} score {_short(s)}" for s in dropped_scores]
-                write_rejects(self.rejects_path, self.name, batch.task_id, rejected)
-            df = df[keep]
-        return DocumentBatch(
-            dataset_name=batch.dataset_name, data=df, _metadata=batch._metadata, _stage_perf=batch._stage_perf
-        )
-
-
-def _scores(filter_obj: DocumentFilter, texts: pd.Series) -> list:
-    if hasattr(filter_obj, "score_batch"):  # a vectorised form, where the filter has one
-        return list(filter_obj.score_batch(texts.tolist()))
-    return [filter_obj.score_document(t) for t in texts]
-
-
-def _reason(filter_obj: DocumentFilter, score: Any, invert: bool) -> str:
-    if hasattr(filter_obj, "reject_reason") and not invert:
+def reason_for(filter_obj: DocumentFilter, score: Any, invert: bool) -> str:
+    if isinstance(filter_obj, ExplainsRejection) and not invert:
         return filter_obj.reject_reason(score)
     return filter_obj.name
 
@@ -104,3 +68,82 @@ def _short(score: Any) -> str:
     if isinstance(score, float):
         return f"{score:.4g}"
     return str(score)
+
+
+class _RejectsWriter:
+    """What both filter stages add to Curator's: collect each filter's drops, write them once per task."""
+
+    rejects_path: str | None
+    _dropped: list[pd.DataFrame]
+
+    def _collect(self, df: pd.DataFrame, keep: pd.Series, filter_obj: DocumentFilter, values: pd.Series,
+                 invert: bool, what: str) -> None:
+        """`what` names the values in the detail: "length score" (a ScoreFilter), "dialect_label" (a Filter)."""
+        if self.rejects_path is None or keep.all():
+            return
+        rejected = df[~keep].copy()
+        dropped = values[~keep]
+        rejected["stage"] = self.name
+        rejected["reason"] = [reason_for(filter_obj, v, invert) for v in dropped]
+        rejected["detail"] = [f"{what} {_short(v)}" for v in dropped]
+        self._dropped.append(rejected)
+
+    def _write(self, batch: DocumentBatch) -> None:
+        if self._dropped:
+            write_rejects(self.rejects_path, self.name, batch.task_id, pd.concat(self._dropped, ignore_index=True))
+        self._dropped = []
+
+
+@dataclass
+class ScoreFilterWithRejects(_RejectsWriter, ScoreFilter):
+    """Curator's ScoreFilter, writing what it drops to `rejects_path` (None: drop silently, as ScoreFilter does)."""
+
+    rejects_path: str | None = None
+    _dropped: list = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        given = self.name
+        super().__post_init__()  # names the stage after its filter; a name the caller gave wins
+        if given != ScoreFilter.name:
+            self.name = given
+
+    def compute_filter_mask(self, df: pd.DataFrame, filter_obj: DocumentFilter, text_field: str,
+                            score_field: str | None, invert: bool) -> pd.Series:
+        scores = df[text_field].apply(filter_obj.score_document)
+        if score_field is not None:
+            df[score_field] = scores
+        keep = scores.apply(filter_obj.keep_document).astype(bool)
+        if invert:
+            keep = ~keep
+        self._collect(df, keep, filter_obj, scores, invert, f"{filter_obj.name} score")
+        return keep
+
+    def process(self, batch: DocumentBatch) -> DocumentBatch | None:
+        result = super().process(batch)
+        self._write(batch)
+        return result
+
+
+@dataclass
+class FilterWithRejects(_RejectsWriter, Filter):
+    """Curator's Filter (decides on fields a previous stage wrote), writing what it drops to `rejects_path`."""
+
+    rejects_path: str | None = None
+    _dropped: list = field(default_factory=list, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        given = self.name
+        super().__post_init__()
+        if given != Filter.name:
+            self.name = given
+
+    def compute_filter_mask(self, df: pd.DataFrame, filter_fn: DocumentFilter, filter_field: str,
+                            invert: bool) -> pd.Series:
+        keep = super().compute_filter_mask(df, filter_fn, filter_field, invert).astype(bool)
+        self._collect(df, keep, filter_fn, df[filter_field], invert, f"{filter_field} =")
+        return keep
+
+    def process(self, batch: DocumentBatch) -> DocumentBatch | None:
+        result = super().process(batch)
+        self._write(batch)
+        return result

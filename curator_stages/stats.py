@@ -19,7 +19,7 @@ SCORE_BINS = [i / 10 for i in range(11)]
 EXAMPLES_PER_REASON = 3
 
 
-def _jsonl_records(folder: Path) -> Iterator[dict]:
+def jsonl_records(folder: Path) -> Iterator[dict]:
     for path in sorted(folder.glob("*.jsonl")):
         with path.open(encoding="utf-8") as f:
             for line in f:
@@ -28,7 +28,7 @@ def _jsonl_records(folder: Path) -> Iterator[dict]:
 
 
 def _curated_records(folder: Path) -> Iterator[dict]:
-    yield from _jsonl_records(folder)
+    yield from jsonl_records(folder)
     for path in sorted(folder.glob("*.parquet")):
         yield from pq.read_table(path).to_pylist()
 
@@ -40,7 +40,7 @@ def collect_stats(output: str, stage_names: list[str], counts_path: str, elapsed
     rejected: dict[str, Counter] = defaultdict(Counter)
     examples: dict[tuple[str, str], list[dict]] = defaultdict(list)
     scores: list[float] = []
-    for record in _jsonl_records(out / "rejects"):
+    for record in jsonl_records(out / "rejects"):
         stage, reason = record.get("stage", "?"), record.get("reason", "?")
         rejected[stage][reason] += 1
         if len(examples[stage, reason]) < EXAMPLES_PER_REASON:

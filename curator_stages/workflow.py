@@ -3,37 +3,217 @@
 Pass 1 runs a Curator Pipeline (reader, the configured modifiers and filters, an exact-hash stage, a MinHash stage)
 and writes the survivors to Parquet under DIR/_work/. The duplicate finders then read only what they need of the
 whole corpus (ids, hashes, band keys), and pass 2 (another Curator Pipeline) drops the duplicates and writes
-DIR/curated/. Every stage writes what it drops to
-DIR/rejects/; at the end, documents read = curated + rejected is checked and written to DIR/stats.json, and
-DIR/report.html shows the run to a person.
+DIR/curated/. Every stage writes what it drops to DIR/rejects/; at the end, documents read = curated + rejected is
+checked and written to DIR/stats.json, and DIR/report.html shows the run to a person.
+
+`CurationWorkflow` is also the schema of conf/curate/config.yaml (`curate_schema`): its fields are the workflow's
+options and their defaults, in this one place. Nothing here imports NeMo Curator (and so Ray) at import time: Ray
+reads its settings when it is imported, and `run` sets them first.
 """
 
 from __future__ import annotations
 
 import shutil
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from loguru import logger
-from nemo_curator.pipeline import Pipeline
-from nemo_curator.stages.base import ProcessingStage
-from nemo_curator.stages.text.filters import DocumentFilter
-from nemo_curator.stages.text.io.reader import ParquetReader
-from nemo_curator.stages.text.io.writer import JsonlWriter, ParquetWriter
-from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
 
-from curator_stages.dedup import DuplicateRemover, ExactHashStage, find_exact_duplicates
-from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
-from curator_stages.fuzzy_dedup_rapids import check_backend, find_fuzzy_duplicates_rapids
-from curator_stages.minhash import MinHashConfig
-from curator_stages.ray_env import configure_ray
-from curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
-from curator_stages.rejects import ScoreFilterWithRejects
-from curator_stages.report import write_report
-from curator_stages.stats import collect_stats
+from canto_nemo.curator_stages.minhash import MinHashConfig
+from canto_nemo.curator_stages.ray_env import configure_ray
 
 EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
+OUTPUT_FORMATS = ("jsonl", "parquet")
+
+
+@dataclass
+class RayConfig:
+    address: str | None = None  # None: a private Ray on 127.0.0.1; "HOST:PORT" joins a running cluster
+
+
+@dataclass
+class CurationWorkflow:
+    """Curates `input` into `output`. `stages` maps stage names to modifiers, filters or Curator stages, in order
+    (from a config: specs with `_target_`, built by `from_config`)."""
+
+    input: Any = "???"  # a path, a folder, SCHEME:NAME (a pack's packaged corpus), or a list of them
+    output: str = "???"  # DIR: curated/, rejects/, stats.json, report.html
+    pack: str = "???"  # the language pack: its name (the stages of a config take it by interpolation)
+    stages: dict[str, Any] = field(default_factory=dict)
+    dialect: dict[str, Any] = field(default_factory=dict)  # the policy values conf/curate/dialect/ puts here
+    text_field: str = "text"  # JSONL/Parquet field (TSV column) holding the text
+    output_format: str = "jsonl"  # jsonl | parquet
+    exact_dedup: bool = True
+    fuzzy_dedup: bool = True  # MinHash-LSH near-duplicate removal with `fuzzy`
+    fuzzy: MinHashConfig = field(default_factory=MinHashConfig)
+    fuzzy_backend: str = "torch"  # torch (CUDA or CPU) | nemo_curator (NeMo Curator's RAPIDS workflow)
+    device: str = "auto"  # MinHash on: auto (CUDA when torch sees a GPU) | cpu | cuda
+    overwrite: bool = False  # a non-empty output folder is refused unless true
+    keep_work: bool = False  # keep DIR/_work (pass-1 Parquet, duplicate tables) for inspection
+    batch_size: int = 5000  # documents per Curator task
+    split_bytes: int = 256 * 1024 * 1024  # line-oriented files larger than this are read in ranges, in parallel
+    executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
+    ray: RayConfig = field(default_factory=RayConfig)
+
+    def __post_init__(self) -> None:
+        for name in ("input", "output", "pack"):
+            if getattr(self, name) in ("???", None, ""):
+                msg = f"{name} is missing (e.g. input=posts.jsonl output=out/ pack=cantonese)"
+                raise ValueError(msg)
+        if isinstance(self.input, str):
+            self.input = [self.input]
+        if isinstance(self.fuzzy, dict):
+            self.fuzzy = MinHashConfig(**self.fuzzy)
+        if isinstance(self.ray, dict):
+            self.ray = RayConfig(**self.ray)
+        if self.output_format not in OUTPUT_FORMATS:
+            msg = f"output_format must be one of {OUTPUT_FORMATS}, not {self.output_format!r}"
+            raise ValueError(msg)
+        if self.executor not in EXECUTORS:
+            msg = f"executor must be one of {EXECUTORS}, not {self.executor!r}"
+            raise ValueError(msg)
+        if self.fuzzy_dedup:
+            from canto_nemo.curator_stages.fuzzy_dedup_rapids import check_backend
+
+            check_backend(self.fuzzy_backend, self.fuzzy, self.ray.address)  # before Ray starts
+        out = Path(self.output)
+        self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
+        self.paths["filtered"] = str(out / "_work" / "filtered")
+        self.paths["counts"] = str(out / "_work" / "read_counts")
+        self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
+        self.paths["near_duplicates"] = str(out / "_work" / "near_duplicates.parquet")
+        self.paths["rapids"] = str(out / "_work" / "rapids")  # fuzzy_backend=nemo_curator's input and cache
+
+    @classmethod
+    def from_config(cls, cfg) -> CurationWorkflow:
+        """From a composed conf/curate config: every `_target_` is checked before anything is imported from it, Ray
+        is configured, then the stages are built."""
+        from omegaconf import OmegaConf
+
+        from canto_nemo.curator_stages.config import build, check_targets
+
+        check_targets(cfg, "config")
+        values = OmegaConf.to_container(cfg, resolve=True)
+        configure_ray((values.get("ray") or {}).get("address"))  # before building stages imports Ray
+        unknown = set(values) - {f.name for f in fields(cls)}
+        if unknown:
+            msg = f"unknown option(s) {sorted(unknown)}: see `canto-nemo curate --help`"
+            raise ValueError(msg)
+        stages = values.pop("stages", None) or {}
+        values["stages"] = {name: build(spec, f"stages.{name}") for name, spec in stages.items()}
+        return cls(**values)
+
+    def stage_names(self) -> list[str]:
+        dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * self.fuzzy_dedup
+        return ["read", *self.stages, *dedup]
+
+    def run(self) -> dict:
+        from canto_nemo.curator_stages.readers import expand_inputs
+
+        configure_ray(self.ray.address)  # says so if it comes too late (Ray imported before it)
+        from canto_nemo.curator_stages.report import write_report
+        from canto_nemo.curator_stages.stats import collect_stats
+
+        started = time.time()
+        files = expand_inputs(self.input)  # a missing input fails here, before Ray starts
+        middle = self._middle()  # and a stage that is not one
+        self._prepare_output()
+        logger.info(f"curating {len(files)} input file(s) into {self.output}")
+        if self.exact_dedup or self.fuzzy_dedup:
+            logger.info("pass 1/2: read, modify, filter and hash")
+            self._run(self._reader() + middle + self._hashing() + [self._parquet(self.paths["filtered"])])
+            self._run(self._identify_and_remove())
+        else:
+            logger.info("pass 1/1: read, modify, filter and write")
+            self._run(self._reader() + middle + [self._writer()])
+
+        stats = collect_stats(self.output, self.stage_names(), self.paths["counts"], time.time() - started)
+        write_report(self.output, stats)
+        if not self.keep_work:
+            shutil.rmtree(self.paths["_work"], ignore_errors=True)
+        level = "info" if stats["reconciled"] else "error"
+        getattr(logger, level)(
+            f"documents in {stats['documents_in']} = curated {stats['documents_out']} + rejected "
+            f"{stats['documents_rejected']}: {'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}"
+        )
+        return stats
+
+    def _reader(self) -> list:
+        from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader
+
+        return [
+            InputPartitioner(self.input, split_bytes=self.split_bytes),
+            RecordReader(text_field=self.text_field, batch_size=self.batch_size, rejects_path=self.paths["rejects"],
+                         counts_path=self.paths["counts"]),
+        ]
+
+    def _middle(self) -> list:
+        return [as_stage(name, obj, self.text_field, self.paths["rejects"]) for name, obj in self.stages.items()]
+
+    def _hashing(self) -> list:
+        from canto_nemo.curator_stages.dedup import ExactHashStage
+        from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage
+
+        hashing = [ExactHashStage(self.text_field)] * self.exact_dedup
+        if self.fuzzy_dedup and self.fuzzy_backend == "torch":
+            hashing.append(MinHashStage(self.fuzzy, pack=self.pack, text_field=self.text_field, device=self.device))
+        return hashing
+
+    def _identify_and_remove(self) -> list:
+        """Finds the duplicates over the whole corpus; returns pass 2, which removes them and writes."""
+        from nemo_curator.stages.text.io.reader import ParquetReader
+
+        from canto_nemo.curator_stages.dedup import DuplicateRemover, find_exact_duplicates
+        from canto_nemo.curator_stages.fuzzy_dedup import find_fuzzy_duplicates
+        from canto_nemo.curator_stages.fuzzy_dedup_rapids import find_fuzzy_duplicates_rapids
+
+        removers = []
+        exact_ids: set[str] = set()
+        if self.exact_dedup:
+            duplicates = find_exact_duplicates(self.paths["filtered"])
+            duplicates.to_parquet(self.paths["duplicates"], index=False)
+            exact_ids = set(duplicates["id"])
+            logger.info(f"found {len(duplicates)} exact duplicate(s)")
+            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
+        if self.fuzzy_dedup:
+            if self.fuzzy_backend == "nemo_curator":
+                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy,
+                                                    self.ray.address, self.pack, self.text_field, exact_ids)
+            else:
+                near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy, exclude=exact_ids)
+            near.to_parquet(self.paths["near_duplicates"], index=False)
+            logger.info(f"found {len(near)} near duplicate(s)")
+            detail = (f"near duplicate of {{duplicate_of}} (MinHash estimate of Jaccard similarity >= "
+                      f"{self.fuzzy.threshold} over character {self.fuzzy.ngram}-grams)")
+            removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=self.paths["rejects"],
+                                             reason="near_duplicate", detail=detail, name="fuzzy_dedup"))
+        logger.info("pass 2/2: remove duplicates and write")
+        return [ParquetReader(self.paths["filtered"]), *removers, self._writer()]
+
+    def _prepare_output(self) -> None:
+        from canto_nemo.curator_stages.outputs import prepare_output_dir
+
+        prepare_output_dir(self.output, self.overwrite)
+
+    def _writer(self):
+        if self.output_format == "parquet":
+            return self._parquet(self.paths["curated"])
+        from nemo_curator.stages.text.io.writer import JsonlWriter
+
+        return JsonlWriter(self.paths["curated"])
+
+    @staticmethod
+    def _parquet(path: str):
+        from nemo_curator.stages.text.io.writer import ParquetWriter
+
+        return ParquetWriter(path)
+
+    def _run(self, stages: list) -> None:
+        from nemo_curator.pipeline import Pipeline
+
+        Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor))
 
 
 def make_executor(name: str):
@@ -53,130 +233,38 @@ def make_executor(name: str):
     raise ValueError(msg)
 
 
-def as_stage(name: str, obj: object, text_field: str, rejects_path: str) -> ProcessingStage:
-    """A configured object as a Curator stage: modifiers in Modify, filters in ScoreFilterWithRejects."""
+def as_stage(name: str, obj: object, text_field: str, rejects_path: str):
+    """A configured object as a Curator stage: modifiers in Modify, filters in ScoreFilterWithRejects (their score in
+    the column `<name>_score`), stages as they are (a filter stage of ours writes its rejects to `rejects_path`)."""
+    from nemo_curator.stages.base import ProcessingStage
+    from nemo_curator.stages.text.filters import DocumentFilter
+    from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
+
+    from canto_nemo.curator_stages.rejects import FilterWithRejects, ScoreFilterWithRejects
+
     if isinstance(obj, DocumentModifier):
         return Modify(obj, input_fields=text_field).with_(name=name)
     if isinstance(obj, DocumentFilter):
-        return ScoreFilterWithRejects(obj, text_field=text_field, name=name, rejects_path=rejects_path)
-    if isinstance(obj, ProcessingStage):
+        return ScoreFilterWithRejects(obj, text_field=text_field, score_field=f"{name}_score", name=name,
+                                      rejects_path=rejects_path)
+    if isinstance(obj, FilterWithRejects | ScoreFilterWithRejects):
+        if obj.rejects_path is None:
+            obj.rejects_path = rejects_path
+        obj.name = name
         return obj
-    msg = f"stage {name!r} is a {type(obj).__name__}: expected a DocumentModifier, DocumentFilter or ProcessingStage"
-    raise TypeError(msg)
+    if isinstance(obj, ProcessingStage):
+        return obj.with_(name=name) if obj.name != name else obj
+    msg = (f"stage {name!r} is a {type(obj).__name__}: expected a DocumentModifier, DocumentFilter or ProcessingStage "
+           "(a config's stage needs a _target_)")
+    raise ValueError(msg)
 
 
-@dataclass
-class CurationWorkflow:
-    """Curates `inputs` into `output`. `stages` maps stage names to modifiers, filters or Curator stages, in order."""
+def compose(overrides: list[str]):
+    """conf/curate/config.yaml with Hydra `key=value` overrides, checked against the CurationWorkflow schema."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_module
+    from hydra.core.config_store import ConfigStore
 
-    inputs: list[str]
-    output: str
-    stages: dict[str, object] = field(default_factory=dict)
-    text_field: str = "text"
-    exact_dedup: bool = True
-    fuzzy_dedup: MinHashConfig | None = None
-    fuzzy_backend: str = "torch"  # or "nemo_curator": NeMo Curator's RAPIDS workflow (fuzzy_dedup_rapids.py)
-    device: str = "auto"
-    output_format: str = "jsonl"
-    batch_size: int = 5000
-    split_bytes: int = 256 * 1024 * 1024
-    executor: str = "ray_data"
-    ray_address: str | None = None
-    overwrite: bool = False
-    keep_work: bool = False
-
-    def __post_init__(self) -> None:
-        if isinstance(self.inputs, str):
-            self.inputs = [self.inputs]
-        if self.output_format not in ("jsonl", "parquet"):
-            msg = f"output_format must be jsonl or parquet, not {self.output_format!r}"
-            raise ValueError(msg)
-        if self.fuzzy_dedup is not None:
-            # before Ray starts, as every other configuration error
-            check_backend(self.fuzzy_backend, self.fuzzy_dedup, self.ray_address)
-        out = Path(self.output)
-        self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
-        self.paths["filtered"] = str(out / "_work" / "filtered")
-        self.paths["counts"] = str(out / "_work" / "read_counts")
-        self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
-        self.paths["near_duplicates"] = str(out / "_work" / "near_duplicates.parquet")
-        self.paths["rapids"] = str(out / "_work" / "rapids")  # fuzzy_backend=nemo_curator's input and cache
-
-    def stage_names(self) -> list[str]:
-        dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * (self.fuzzy_dedup is not None)
-        return ["read", *self.stages, *dedup]
-
-    def run(self) -> dict:
-        started = time.time()
-        files = expand_inputs(self.inputs)  # a missing input fails here, before Ray starts
-        self._prepare_output()
-        logger.info(f"curating {len(files)} input file(s) into {self.output}")
-        configure_ray(self.ray_address)
-
-        reader = [
-            InputPartitioner(self.inputs, split_bytes=self.split_bytes),
-            RecordReader(text_field=self.text_field, batch_size=self.batch_size, rejects_path=self.paths["rejects"],
-                         counts_path=self.paths["counts"]),
-        ]
-        middle = [as_stage(name, obj, self.text_field, self.paths["rejects"]) for name, obj in self.stages.items()]
-        if self.exact_dedup or self.fuzzy_dedup is not None:
-            logger.info("pass 1/2: read, modify, filter and hash")
-            hashing = [ExactHashStage(self.text_field)] * self.exact_dedup
-            if self.fuzzy_dedup is not None and self.fuzzy_backend == "torch":
-                hashing.append(MinHashStage(self.fuzzy_dedup, text_field=self.text_field, device=self.device))
-            self._run(reader + middle + hashing + [ParquetWriter(self.paths["filtered"])])
-            self._run(self._identify_and_remove())
-        else:
-            logger.info("pass 1/1: read, modify, filter and write")
-            self._run(reader + middle + [self._writer()])
-
-        stats = collect_stats(self.output, self.stage_names(), self.paths["counts"], time.time() - started)
-        write_report(self.output, stats)
-        if not self.keep_work:
-            shutil.rmtree(self.paths["_work"], ignore_errors=True)
-        level = "info" if stats["reconciled"] else "error"
-        getattr(logger, level)(
-            f"documents in {stats['documents_in']} = curated {stats['documents_out']} + rejected "
-            f"{stats['documents_rejected']}: {'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}"
-        )
-        return stats
-
-    def _identify_and_remove(self) -> list[ProcessingStage]:
-        """Finds the duplicates over the whole corpus; returns pass 2, which removes them and writes."""
-        removers: list[ProcessingStage] = []
-        exact_ids: set[str] = set()
-        if self.exact_dedup:
-            duplicates = find_exact_duplicates(self.paths["filtered"])
-            duplicates.to_parquet(self.paths["duplicates"], index=False)
-            exact_ids = set(duplicates["id"])
-            logger.info(f"found {len(duplicates)} exact duplicate(s)")
-            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
-        if self.fuzzy_dedup is not None:
-            if self.fuzzy_backend == "nemo_curator":
-                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy_dedup,
-                                                    self.ray_address, self.text_field, exact_ids)
-            else:
-                near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy_dedup, exclude=exact_ids)
-            near.to_parquet(self.paths["near_duplicates"], index=False)
-            logger.info(f"found {len(near)} near duplicate(s)")
-            removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=self.paths["rejects"],
-                                             reason="near_duplicate", name="fuzzy_dedup"))
-        logger.info("pass 2/2: remove duplicates and write")
-        return [ParquetReader(self.paths["filtered"]), *removers, self._writer()]
-
-    def _prepare_output(self) -> None:
-        out = Path(self.output)
-        if out.exists() and any(out.iterdir()):
-            if not self.overwrite:
-                msg = f"output folder {out} is not empty: choose another or pass overwrite=true"
-                raise FileExistsError(msg)
-            for name in ("curated", "rejects", "_work", "stats.json", "report.html"):
-                target = out / name
-                shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
-
-    def _writer(self) -> ProcessingStage:
-        return (JsonlWriter if self.output_format == "jsonl" else ParquetWriter)(self.paths["curated"])
-
-    def _run(self, stages: list[ProcessingStage]) -> None:
-        Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor))
+    ConfigStore.instance().store(name="curate_schema", node=CurationWorkflow)
+    with initialize_config_module(config_module="canto_nemo.conf.curate", version_base=None):
+        return hydra_compose(config_name="config", overrides=list(overrides))

@@ -25,14 +25,14 @@ def new_rows(tokenizer_dir: str) -> dict[int, list[int]]:
     return rows
 
 
-def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) -> dict:
+def resize_embeddings(base: str, tokenizer: str, output: str, overwrite: bool = False, progress=print) -> dict:
     """A copy of the Hugging Face model in `base` with embeddings (and an untied output layer) resized to the
     tokenizer's padded vocabulary, saved with the tokenizer to `output`."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from recipes.corpus import empty_output_dir
-    from recipes.tokenizer import metadata
+    from canto_nemo.curator_stages.outputs import prepare_output_dir
+    from canto_nemo.recipes.tokenizer import metadata
 
     meta = metadata(tokenizer)
     if meta is None:
@@ -41,7 +41,7 @@ def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) ->
     if not (Path(base) / "config.json").is_file():
         raise FileNotFoundError(f"no Hugging Face model at {base} (config.json missing); nothing is downloaded")
     rows = new_rows(tokenizer)
-    out = empty_output_dir(output)
+    out = prepare_output_dir(output, overwrite)
     model = AutoModelForCausalLM.from_pretrained(base, dtype="auto")
     old_size = model.get_input_embeddings().weight.shape[0]
     if meta["base_vocab_size"] > old_size:
@@ -76,17 +76,13 @@ def resize_embeddings(base: str, tokenizer: str, output: str, progress=print) ->
 def import_to_nemo(hf_dir: str, model: str, output: str) -> Path:
     """`llm.import_ckpt` of a resized Hugging Face folder into a NeMo 2 checkpoint (the cpt recipe's base); `model`
     names a conf/recipe/model/ option (qwen25_500m, llama32_1b, ...). Needs CUDA: megatron's checkpoint writer does."""
-    from importlib.resources import files
-
+    import fiddle as fdl
     from nemo.collections import llm
 
-    from recipes.nemo_recipes import MODELS, compose
+    from canto_nemo.recipes.nemo_recipes import NEMO_RECIPES
 
-    options = sorted(p.name.removesuffix(".yaml") for p in (files("conf.recipe") / "model").iterdir()
-                     if p.name.endswith(".yaml"))
-    if model not in options:
-        raise ValueError(f"model={model!r}: one of {options}")
-    model_class, config_class = MODELS[compose("cpt", [f"model={model}"]).model.config]
-    vocab = json.loads((Path(hf_dir) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
-    nemo_model = getattr(llm, model_class)(getattr(llm, config_class)(vocab_size=vocab))
-    return llm.import_ckpt(model=nemo_model, source=f"hf://{hf_dir}", output_path=output)
+    if model not in NEMO_RECIPES:
+        raise ValueError(f"model={model!r}: one of {list(NEMO_RECIPES)} (a base model to continue from)")
+    nemo_model = getattr(llm, model).model()  # NeMo's own model config of that recipe
+    nemo_model.config.vocab_size = json.loads((Path(hf_dir) / "config.json").read_text(encoding="utf-8"))["vocab_size"]
+    return llm.import_ckpt(model=fdl.build(nemo_model), source=f"hf://{hf_dir}", output_path=output)

@@ -46,7 +46,7 @@ def resolve_inputs(inputs: str | os.PathLike | list) -> list[str]:
 def documents(inputs: str | list[str], text_field: str = "text", skipped: Skipped | None = None
               ) -> Iterator[tuple[str, str]]:
     """(id, text) of every readable document; raises FileNotFoundError for a missing or empty input."""
-    from curator_stages.readers import partitions
+    from canto_nemo.curator_stages.readers import partitions
 
     for path, config in partitions(resolve_inputs(inputs)):
         yield from partition_documents(path, config, text_field, skipped)
@@ -55,7 +55,7 @@ def documents(inputs: str | list[str], text_field: str = "text", skipped: Skippe
 def partition_documents(path: str, config: dict, text_field: str = "text", skipped: Skipped | None = None
                         ) -> Iterator[tuple[str, str]]:
     """(id, text) of the readable documents of one input partition (see curator_stages.readers.partitions)."""
-    from curator_stages.readers import read_partition
+    from canto_nemo.curator_stages.readers import read_partition
 
     for record in read_partition(path, config, text_field):
         if "reason" in record:
@@ -74,22 +74,3 @@ def document_id(record: dict) -> str:
             return str(value)
     return record["id"]
 
-
-def check_writable(folder: Path) -> None:
-    """Creates the folder if needed and proves a file can be written there, before any work starts."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as err:
-        raise PermissionError(f"cannot write into the output folder {folder}: {err.strerror or err}") from err
-
-
-def empty_output_dir(output: str) -> Path:
-    """The output folder, new or empty and writable; a folder with files in it is never written over."""
-    out = Path(output)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise FileExistsError(f"output {output} exists and is not an empty folder")
-    check_writable(out)
-    return out

@@ -5,16 +5,13 @@ the objects NeMo builds at launch, so a dry run never needs the files or the GPU
 every problem named, instead of minutes later inside Megatron.
 """
 
+import inspect
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
 
-import lightning.pytorch as pl
-import nemo_run as run
-from nemo.lightning import AutoResume, NeMoLogger, Trainer
-from nemo.lightning.pytorch.callbacks import PEFT
-from nemo.lightning.pytorch.optim import OptimizerModule
+from nemo.collections import llm
 
-from recipes.tokenizer import metadata
+from canto_nemo.recipes.tokenizer import metadata
 
 
 class LaunchCheckError(ValueError):
@@ -71,25 +68,31 @@ def problems(model, data, trainer, available_gpus: int | None = None, resume=Non
     if root is not None and not (Path(str(root)) / "training.jsonl").is_file():
         found.append(f"SFT data {root}: no training.jsonl")
 
+    strategy = _get(trainer, "strategy")
+    tp = _get(strategy, "tensor_model_parallel_size", 1)
     tokenizer_path = _tokenizer_path(_get(data, "tokenizer"))
-    model_vocab = _get(model, "config.vocab_size")
     if tokenizer_path is not None:
         info = metadata(str(tokenizer_path))
         if not Path(str(tokenizer_path)).exists():
             found.append(f"tokenizer {tokenizer_path} does not exist (run canto-nemo tokenizer train/extend)")
         elif info is not None:
-            # An unset vocab_size is filled in by NeMo from the tokenizer, padded; a set one must agree.
-            if model_vocab is not None and model_vocab != info["padded_vocab_size"]:
-                found.append(f"model vocab_size {model_vocab} does not match the tokenizer's padded vocabulary "
-                             f"{info['padded_vocab_size']} ({info['vocab_size']} tokens, {tokenizer_path}): resize "
-                             "the base model's embeddings (canto-nemo resize-embeddings) or fix model.config")
+            # NeMo pads an unset vocab_size to a multiple of make_vocab_size_divisible_by x tensor parallel.
+            divisible = (_get(model, "config.make_vocab_size_divisible_by", 128) or 128) * tp
+            model_vocab = _get(model, "config.vocab_size") or -(-info["vocab_size"] // divisible) * divisible
+            # Weights restored from a checkpoint have the rows `canto-nemo resize-embeddings` gave them.
+            if restore is not None and model_vocab != info["padded_vocab_size"]:
+                found.append(f"the model's vocabulary {model_vocab} does not match the tokenizer's padded vocabulary "
+                             f"{info['padded_vocab_size']} ({info['vocab_size']} tokens, {tokenizer_path}) that the "
+                             "base checkpoint's embeddings were resized to: resize again for this tensor parallel "
+                             "size, or fix model.config.vocab_size")
+            elif restore is None and model_vocab < info["vocab_size"]:
+                found.append(f"model vocab_size {model_vocab} is smaller than the tokenizer's {info['vocab_size']} "
+                             f"tokens ({tokenizer_path})")
 
     seq, model_seq = _get(data, "seq_length"), _get(model, "config.seq_length")
     if seq is not None and model_seq is not None and seq != model_seq:
         found.append(f"data seq_length {seq} differs from the model's seq_length {model_seq}")
 
-    strategy = _get(trainer, "strategy")
-    tp = _get(strategy, "tensor_model_parallel_size", 1)
     pp = _get(strategy, "pipeline_model_parallel_size", 1)
     cp = _get(strategy, "context_parallel_size", 1)
     nodes = _get(trainer, "num_nodes", 1)
@@ -130,33 +133,23 @@ def _visible_gpus() -> int:
     return torch.cuda.device_count()
 
 
-# The signatures repeat llm.pretrain's and llm.finetune's annotations: NeMo-Run parses YAML and CLI values by them.
-def pretrain(
-    model: pl.LightningModule,
-    data: pl.LightningDataModule,
-    trainer: Trainer,
-    log: Annotated[Optional[NeMoLogger], run.Config[NeMoLogger]] = None,  # noqa: UP045 (NeMo-Run's parser)
-    resume: Annotated[Optional[AutoResume], run.Config[AutoResume]] = None,  # noqa: UP045
-    optim: Optional[OptimizerModule] = None,  # noqa: UP045
-) -> Path:
-    """llm.pretrain after the checks (what cantonese_pretrain and cantonese_cpt run)."""
-    from nemo.collections import llm
+def _checked(train: Callable) -> Callable:
+    """NeMo's training function, unchanged, after the checks: the recipe's `fn`. It has the same signature (NeMo-Run
+    parses YAML and command-line values by it) and a home in this module, where serialised recipes find it."""
+    signature = inspect.signature(train)
 
-    check(model, data, trainer, available_gpus=_visible_gpus(), resume=resume)
-    return llm.pretrain(model=model, data=data, trainer=trainer, log=log, resume=resume, optim=optim)
+    def checked(*args, **kwargs):
+        given = signature.bind(*args, **kwargs).arguments
+        check(given["model"], given["data"], given["trainer"], available_gpus=_visible_gpus(),
+              resume=given.get("resume"))
+        return train(*args, **kwargs)
+
+    checked.__signature__ = signature
+    checked.__name__ = checked.__qualname__ = train.__name__
+    checked.__module__ = __name__
+    checked.__doc__ = f"NeMo's llm.{train.__name__} after canto-nemo's pre-launch checks."
+    return checked
 
 
-def finetune(
-    model: pl.LightningModule,
-    data: pl.LightningDataModule,
-    trainer: Trainer,
-    log: Annotated[Optional[NeMoLogger], run.Config[NeMoLogger]] = None,  # noqa: UP045
-    resume: Annotated[Optional[AutoResume], run.Config[AutoResume]] = None,  # noqa: UP045
-    optim: Optional[OptimizerModule] = None,  # noqa: UP045
-    peft: Optional[PEFT] = None,  # noqa: UP045
-) -> Path:
-    """llm.finetune after the checks (what cantonese_sft runs)."""
-    from nemo.collections import llm
-
-    check(model, data, trainer, available_gpus=_visible_gpus(), resume=resume)
-    return llm.finetune(model=model, data=data, trainer=trainer, log=log, resume=resume, optim=optim, peft=peft)
+pretrain = _checked(llm.pretrain)
+finetune = _checked(llm.finetune)

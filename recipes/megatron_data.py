@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from curator_stages.readers import partitions
-from recipes.corpus import Skipped, check_writable, partition_documents, resolve_inputs
+from canto_nemo.curator_stages.outputs import prepare_output_files
+from canto_nemo.curator_stages.readers import partitions
+from canto_nemo.recipes.corpus import Skipped, partition_documents, resolve_inputs
 
 SPLITS = ("train", "validation")
 HASH_BUCKETS = 1_000_000
@@ -42,6 +43,12 @@ def split_of(doc_id: str, validation_fraction: float) -> str:
 
 def dataset_prefix(output: str, split: str) -> str:
     return f"{output}_{split}_text_document"
+
+
+def output_files(output: str) -> list[Path]:
+    """Every file `build` writes for output=PREFIX."""
+    files = [Path(f"{dataset_prefix(output, split)}{ext}") for split in SPLITS for ext in (".bin", ".idx")]
+    return [*files, Path(f"{output}_blend.json"), Path(f"{output}_manifest.json")]
 
 
 def token_dtype(vocab_size: int):
@@ -96,11 +103,12 @@ def _write_shard(index: int, path: str, config: dict, text_field: str, shard_dir
 
 
 def build(input, tokenizer: str, output: str, *, text_field: str = "text", validation_fraction: float = 0.01,
-          workers: int | None = None, split_bytes: int = 8 * 1024 * 1024, progress=print) -> dict:
+          workers: int | None = None, split_bytes: int = 8 * 1024 * 1024, overwrite: bool = False,
+          progress=print) -> dict:
     """Builds the datasets; returns the manifest. `workers` defaults to the number of cores."""
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-    from recipes.tokenizer import eod_id, padded, resolve
+    from canto_nemo.recipes.tokenizer import eod_id, padded, resolve
 
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be between 0 and 1, got {validation_fraction}")
@@ -109,7 +117,7 @@ def build(input, tokenizer: str, output: str, *, text_field: str = "text", valid
     vocab_size = tok.get_vocab_size()
     dtype = token_dtype(vocab_size)
     out_dir = Path(output).parent
-    check_writable(out_dir)
+    prepare_output_files(output_files(output), overwrite)
     parts = partitions(resolve_inputs(input), split_bytes)
     workers = max(1, min(workers or os.cpu_count() or 1, len(parts)))  # each worker loads the tokenizer: none idle
     start = time.perf_counter()
@@ -194,7 +202,7 @@ def read_back(prefix: str):
 
 def validation_texts(input, validation_fraction: float, text_field: str = "text") -> list[str]:
     """The texts that `build` put into the validation split (held out from training)."""
-    from recipes.corpus import documents
+    from canto_nemo.recipes.corpus import documents
 
     return [text for doc_id, text in documents(input, text_field) if split_of(doc_id, validation_fraction) ==
             "validation"]

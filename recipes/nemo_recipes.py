@@ -1,178 +1,227 @@
-"""NeMo 2.0 recipe factories for Cantonese: `cantonese_pretrain`, `cantonese_cpt`, `cantonese_sft`.
+"""NeMo 2.0 recipes for Cantonese: `cantonese_pretrain`, `cantonese_cpt`, `cantonese_sft`, built on NeMo's own.
 
-They have NeMo's own recipe shape (functions returning `run.Partial`, decorated with `@run.cli.factory`) and are
-registered through the `nemo_run.cli` entry point (pyproject.toml), so after `pip install` these work:
+Each starts from NeMo's per-model recipe (`llm.qwen25_500m.pretrain_recipe(...)`, `llm.llama32_1b.finetune_recipe(
+peft_scheme=...)`, ...) with NeMo's typed arguments (`dir`, `name`, `num_nodes`, `num_gpus_per_node`, `fn`), so it
+inherits NeMo's trainer, DDP config, precision plugin, optimizer (clipping included), logging and resume, and overrides
+only what is ours (`OURS` lists each field and why): the data and its tokenizer, the vocabulary that follows from it,
+the restore path, the schedule. The from-scratch sizes (tiny, small_125m) are Llama-3.2-1B's recipe with a smaller
+model config. Registered through the `nemo_run.cli` entry point (pyproject.toml), so after `pip install`:
 
     nemo llm pretrain --factory cantonese_pretrain --dryrun -y
-    nemo llm pretrain --factory "cantonese_pretrain(overrides='model=small_125m')" trainer.max_steps=500
-    nemo llm pretrain --factory cantonese_cpt ...      nemo llm finetune --factory cantonese_sft ...
+    nemo llm pretrain --factory "cantonese_cpt(num_nodes=2, num_gpus_per_node=8)" trainer.max_steps=500 -y
+    nemo llm finetune --factory "cantonese_sft(peft_scheme='none')" -y
 
-Each is composed from the Hydra groups in conf/recipe/ (model, data, schedule, parallelism, logging). The YAML names
-models and values only, never code: model classes come from the `MODELS` table below. The returned Partial calls
-`recipes.launch`'s checked wrappers, which run the pre-launch checks and then NeMo's `llm.pretrain` / `llm.finetune`;
-a dry run builds and prints the config without touching files or GPUs.
+Our choices are Hydra groups in conf/recipe/ (model, data, schedule), picked by argument (`model="small_125m"`) or by
+`overrides` (any Hydra override, e.g. "schedule.max_lr=1e-4 data.global_batch_size=64"). The YAML names NeMo recipe
+modules and values only, never code. Building a recipe reads no file; `fn` (default: NeMo's llm.pretrain /
+llm.finetune after our pre-launch checks, `canto_nemo.recipes.launch`) runs at launch, never in a dry run.
 """
 # No `from __future__ import annotations` here: NeMo-Run parses factory arguments by their (real) annotations.
 
+from collections.abc import Callable
+from typing import Optional
 
-
+import fiddle as fdl
 import nemo_run as run
 from nemo import lightning as nl
 from nemo.collections import llm
 from nemo.collections.common.tokenizers.huggingface.auto_tokenizer import AutoTokenizer
-from nemo.collections.llm.recipes.optim.adam import distributed_fused_adam_with_cosine_annealing
-from nemo.collections.llm.recipes.precision.mixed_precision import bf16_mixed, fp16_mixed
-from nemo.utils.exp_manager import TimingCallback
 
-from recipes import launch
-from recipes.tokenizer import metadata
+from canto_nemo.recipes import launch
 
-# Model config names a YAML may use -> (model class, config class) in nemo.collections.llm.
-MODELS = {
-    "LlamaConfig": ("LlamaModel", "LlamaConfig"),
-    "Llama32Config1B": ("LlamaModel", "Llama32Config1B"),
-    "Llama32Config3B": ("LlamaModel", "Llama32Config3B"),
-    "Qwen25Config500M": ("Qwen2Model", "Qwen25Config500M"),
-    "Qwen25Config1P5B": ("Qwen2Model", "Qwen25Config1P5B"),
-    "Qwen25Config7B": ("Qwen2Model", "Qwen25Config7B"),
+# NeMo recipe modules a conf/recipe/model/*.yaml may name.
+NEMO_RECIPES = ("llama32_1b", "llama32_3b", "qwen25_500m", "qwen25_1p5b", "qwen25_7b")
+
+# The fields of NeMo's recipe that ours sets, and why (the parity test holds us to exactly these).
+OURS = {
+    "data": "our Megatron datasets (or chat JSONL for SFT) and tokenizer, from conf/recipe/data/",
+    "model.tokenizer": "our tokenizer (trained, or extended from the base model's)",
+    "model.config.vocab_size": "None: NeMo pads our tokenizer's vocabulary (the base model's would not fit it)",
+    "model.config.seq_length": "the data's sequence length (conf/recipe/data/), which model and data must share",
+    "model.config.*": "the from-scratch sizes set the shape of Llama-3.2-1B's config (conf/recipe/model/)",
+    "trainer.max_steps": "schedule (conf/recipe/schedule/)",
+    "trainer.val_check_interval": "schedule",
+    "trainer.limit_val_batches": "schedule",
+    "trainer.limit_test_batches": "schedule",
+    "trainer.log_every_n_steps": "schedule",
+    "optim.config.lr": "schedule: max_lr",
+    "optim.config.weight_decay": "schedule",
+    "optim.lr_scheduler.warmup_steps": "schedule",
+    "optim.lr_scheduler.min_lr": "schedule",
+    "resume.restore_config": "continued pretraining and SFT start from our base checkpoint (embeddings resized)",
+    "trainer.strategy.tensor_model_parallel_size": "only when given as an argument",
+    "trainer.strategy.pipeline_model_parallel_size": "only when given as an argument",
+    "trainer.strategy.context_parallel_size": "only when given as an argument",
+    "trainer.strategy.sequence_parallel": "only when given as an argument",
+    "__fn_or_cls__": "fn: NeMo's llm.pretrain / llm.finetune after our pre-launch checks",
 }
 
 
 def compose(config: str, overrides: list[str] | str | None = None):
-    """The Hydra config conf/recipe/<config>.yaml with `key=value` overrides (a list, or one space-separated string)."""
+    """conf/recipe/<config>.yaml with Hydra `key=value` overrides (a list, or one space-separated string)."""
     from hydra import compose as hydra_compose
     from hydra import initialize_config_module
 
     if isinstance(overrides, str):
         overrides = overrides.split()
-    with initialize_config_module(config_module="conf.recipe", version_base=None):
+    with initialize_config_module(config_module="canto_nemo.conf.recipe", version_base=None):
         return hydra_compose(config_name=config, overrides=list(overrides or []))
 
 
+def _nemo_recipe(cfg):
+    name = cfg.model.recipe
+    if name not in NEMO_RECIPES:
+        raise ValueError(f"model.recipe={name!r} is not one of NeMo's recipes {NEMO_RECIPES}")
+    return getattr(llm, name)
+
+
 def _tokenizer(path: str) -> run.Config:
-    return run.Config(AutoTokenizer, pretrained_model_name=path, use_fast=True)
+    return run.Config(AutoTokenizer, pretrained_model_name=str(path), use_fast=True)
 
 
-def _model(cfg) -> run.Config:
-    name = cfg.model.config
-    if name not in MODELS:
-        raise ValueError(f"model.config={name!r} is not one of {sorted(MODELS)}")
-    model_class, config_class = MODELS[name]
-    values = dict(cfg.model.overrides or {})
-    info = metadata(cfg.data.tokenizer)  # None when the folder is not there yet: a dry run must not need it
-    if info is not None:
-        # The embedding is sized from our tokenizer, padded as Megatron wants; the check at launch compares them.
-        values["vocab_size"] = info["padded_vocab_size"]
-    values.setdefault("seq_length", cfg.data.seq_length)
-    config = run.Config(getattr(llm, config_class), **values)
-    return run.Config(getattr(llm, model_class), config=config, tokenizer=_tokenizer(cfg.data.tokenizer))
-
-
-def _trainer(cfg) -> run.Config:
-    p, s = cfg.parallelism, cfg.schedule
-    strategy = run.Config(
-        nl.MegatronStrategy,
-        tensor_model_parallel_size=p.tensor_parallel,
-        pipeline_model_parallel_size=p.pipeline_parallel,
-        context_parallel_size=p.context_parallel,
-        sequence_parallel=p.sequence_parallel,
-        gradient_as_bucket_view=True,
-        ckpt_include_optimizer=True,
-        ckpt_async_save=True,
-        ckpt_parallel_load=True,
-    )
-    plugins = {"bf16-mixed": bf16_mixed, "16-mixed": fp16_mixed}.get(s.precision)
-    return run.Config(
-        nl.Trainer,
-        accelerator="gpu",
-        devices=p.gpus_per_node,
-        num_nodes=p.num_nodes,
-        strategy=strategy,
-        plugins=plugins() if plugins else None,
-        max_steps=s.max_steps,
-        val_check_interval=s.val_check_interval,
-        limit_val_batches=s.limit_val_batches,
-        limit_test_batches=s.limit_val_batches,
-        log_every_n_steps=s.log_every_n_steps,
-        gradient_clip_val=s.gradient_clip_val,
-        use_distributed_sampler=False,
-        callbacks=[run.Config(TimingCallback)],
-    )
-
-
-def _pretraining_data(cfg) -> run.Config:
-    d = cfg.data
-    train = [x for entry in d.blend for x in (str(entry.weight), str(entry.prefix))]
-    paths = {"train": train, "validation": [str(p) for p in d.validation], "test": [str(p) for p in d.validation]}
-    return run.Config(
-        llm.PreTrainingDataModule,
-        paths=paths,
-        seq_length=d.seq_length,
-        micro_batch_size=d.micro_batch_size,
-        global_batch_size=d.global_batch_size,
-        tokenizer=_tokenizer(d.tokenizer),
-        num_workers=d.num_workers,
-    )
-
-
-def _log(cfg) -> run.Config:
-    lg = cfg.logging
-    ckpt = run.Config(nl.ModelCheckpoint, save_last=True, save_top_k=lg.save_top_k,
-                      every_n_train_steps=lg.save_every_n_steps,
-                      filename="{model_name}--{val_loss:.2f}-{step}-{consumed_samples}")
-    tensorboard = None
-    if lg.tensorboard:
-        from lightning.pytorch.loggers import TensorBoardLogger
-
-        tensorboard = run.Config(TensorBoardLogger, save_dir="tb_logs", name=cfg.name)
-    return run.Config(nl.NeMoLogger, name=cfg.name, log_dir=lg.dir, ckpt=ckpt, tensorboard=tensorboard)
-
-
-def _optim(cfg) -> run.Config:
+def _ours(recipe: run.Partial, cfg, parallelism: dict) -> None:
+    """Sets on NeMo's recipe exactly the fields OURS names."""
+    model = recipe.model.config
+    for key, value in (cfg.model.config or {}).items():
+        setattr(model, key, value)
+    model.vocab_size = None
+    model.seq_length = cfg.data.seq_length
+    recipe.model.tokenizer = _tokenizer(cfg.data.tokenizer)
+    strategy = recipe.trainer.strategy
+    for key, value in parallelism.items():
+        if value is not None:
+            setattr(strategy, key, value)
     s = cfg.schedule
-    optim = distributed_fused_adam_with_cosine_annealing(
-        precision=s.precision, warmup_steps=s.warmup_steps, max_lr=s.max_lr, min_lr=s.min_lr,
-        clip_grad=s.gradient_clip_val,
-    )
-    optim.config.weight_decay = s.weight_decay
-    return optim
+    recipe.trainer.max_steps = s.max_steps
+    recipe.trainer.val_check_interval = s.val_check_interval
+    recipe.trainer.limit_val_batches = s.limit_val_batches
+    recipe.trainer.limit_test_batches = s.limit_val_batches
+    recipe.trainer.log_every_n_steps = s.log_every_n_steps
+    recipe.optim.config.lr = s.max_lr
+    recipe.optim.config.weight_decay = s.weight_decay
+    recipe.optim.lr_scheduler.warmup_steps = s.warmup_steps
+    recipe.optim.lr_scheduler.min_lr = s.min_lr
+    if cfg.get("base_checkpoint"):
+        recipe.resume.restore_config = run.Config(nl.RestoreConfig, path=str(cfg.base_checkpoint))
 
 
-def build(cfg) -> run.Partial:
-    """A composed conf/recipe config -> the run.Partial that NeMo's CLI runs."""
-    kind = cfg.kind
-    if kind not in ("pretrain", "cpt", "sft"):
-        raise ValueError(f"kind={kind!r}: expected pretrain, cpt or sft")
-    common = {"model": _model(cfg), "trainer": _trainer(cfg), "log": _log(cfg), "optim": _optim(cfg)}
-    # Continued pretraining and SFT start from the base checkpoint; a restart of any run resumes its own.
-    restore = None if kind == "pretrain" else run.Config(nl.RestoreConfig, path=str(cfg.base_checkpoint))
-    resume = run.Config(nl.AutoResume, restore_config=restore, resume_if_exists=True,
-                        resume_ignore_no_checkpoint=True)
-    if kind in ("pretrain", "cpt"):
-        return run.Partial(launch.pretrain, data=_pretraining_data(cfg), resume=resume, **common)
-    d = cfg.data
-    data = run.Config(llm.ChatDataModule, dataset_root=str(d.dataset_root), seq_length=d.seq_length,
+def _pretraining_data(d) -> run.Config:
+    train = [x for entry in d.blend for x in (str(entry.weight), str(entry.prefix))]
+    validation = [str(p) for p in d.validation]
+    return run.Config(llm.PreTrainingDataModule, paths={"train": train, "validation": validation, "test": validation},
+                      seq_length=d.seq_length, micro_batch_size=d.micro_batch_size,
+                      global_batch_size=d.global_batch_size, tokenizer=_tokenizer(d.tokenizer),
+                      num_workers=d.num_workers)
+
+
+def _chat_data(d) -> run.Config:
+    return run.Config(llm.ChatDataModule, dataset_root=str(d.dataset_root), seq_length=d.seq_length,
                       micro_batch_size=d.micro_batch_size, global_batch_size=d.global_batch_size,
                       tokenizer=_tokenizer(d.tokenizer), num_workers=d.num_workers,
                       use_hf_tokenizer_chat_template=True)
-    return run.Partial(launch.finetune, data=data, resume=resume, peft=None, **common)
+
+
+def _composed(config: str, model: str | None, data: str | None, schedule: str | None, demo_dir: str | None,
+              overrides: str):
+    chosen = [f"{k}={v}" for k, v in (("model", model), ("data", data), ("schedule", schedule),
+                                      ("demo_dir", demo_dir)) if v is not None]
+    return compose(config, [*chosen, *overrides.split()])
+
+
+def build_pretrain(cfg, dir=None, name=None, num_nodes=1, num_gpus_per_node=1, fn=None, **parallelism
+                   ) -> run.Partial:
+    """A composed conf/recipe pretrain/cpt config on NeMo's pretrain recipe of its model."""
+    recipe = _nemo_recipe(cfg).pretrain_recipe(dir=dir, name=name or cfg.name, num_nodes=num_nodes,
+                                               num_gpus_per_node=num_gpus_per_node, fn=fn or launch.pretrain)
+    recipe.data = _pretraining_data(cfg.data)
+    _ours(recipe, cfg, parallelism)
+    return recipe
+
+
+def _parallelism(tp, pp, cp, sp) -> dict:
+    return {"tensor_model_parallel_size": tp, "pipeline_model_parallel_size": pp, "context_parallel_size": cp,
+            "sequence_parallel": sp}
 
 
 @run.cli.factory(target=llm.pretrain, name="cantonese_pretrain")
-def cantonese_pretrain(config: str = "pretrain", overrides: str = "") -> run.Partial:
-    """Pretraining from scratch (tiny model on the demo's data by default; model=small_125m or llama32_1b to grow)."""
-    return build(compose(config, overrides))
+def cantonese_pretrain(
+    dir: Optional[str] = None,  # noqa: UP045 (NeMo-Run parses these annotations)
+    name: str = "cantonese_pretrain",
+    num_nodes: int = 1,
+    num_gpus_per_node: int = 1,
+    model: str = "tiny",
+    data: str = "demo_bpe8k",
+    schedule: str = "smoke",
+    demo_dir: Optional[str] = None,  # noqa: UP045
+    tensor_parallelism: Optional[int] = None,  # noqa: UP045
+    pipeline_parallelism: Optional[int] = None,  # noqa: UP045
+    context_parallelism: Optional[int] = None,  # noqa: UP045
+    sequence_parallelism: Optional[bool] = None,  # noqa: UP045
+    overrides: str = "",
+    fn: Callable = launch.pretrain,
+) -> run.Partial:
+    """Pretraining from scratch on curated Cantonese: model tiny (~10M), small_125m or llama32_1b (Llama-3.2-1B's
+    recipe, our tokenizer's vocabulary); data and schedule from conf/recipe/; demo_dir: where the demo wrote."""
+    cfg = _composed("pretrain", model, data, schedule, demo_dir, overrides)
+    return build_pretrain(cfg, dir, name, num_nodes, num_gpus_per_node, fn,
+                          **_parallelism(tensor_parallelism, pipeline_parallelism, context_parallelism,
+                                         sequence_parallelism))
 
 
 @run.cli.factory(target=llm.pretrain, name="cantonese_cpt")
-def cantonese_cpt(config: str = "cpt", overrides: str = "") -> run.Partial:
-    """Continued pretraining of Qwen2.5 / Llama-3.2 with the extended tokenizer and a replay blend."""
-    return build(compose(config, overrides))
+def cantonese_cpt(
+    dir: Optional[str] = None,  # noqa: UP045
+    name: str = "cantonese_cpt",
+    num_nodes: int = 1,
+    num_gpus_per_node: int = 1,
+    model: str = "qwen25_500m",
+    data: str = "demo_qwen25_replay",
+    schedule: str = "cpt",
+    demo_dir: Optional[str] = None,  # noqa: UP045
+    tensor_parallelism: Optional[int] = None,  # noqa: UP045
+    pipeline_parallelism: Optional[int] = None,  # noqa: UP045
+    context_parallelism: Optional[int] = None,  # noqa: UP045
+    sequence_parallelism: Optional[bool] = None,  # noqa: UP045
+    overrides: str = "",
+    fn: Callable = launch.pretrain,
+) -> run.Partial:
+    """Continued pretraining of Qwen2.5 / Llama-3.2 (NeMo's recipe of the model) with the extended tokenizer, a
+    replay blend, and the base checkpoint whose embeddings were resized to it (base_checkpoint in conf/recipe/cpt)."""
+    cfg = _composed("cpt", model, data, schedule, demo_dir, overrides)
+    return build_pretrain(cfg, dir, name, num_nodes, num_gpus_per_node, fn,
+                          **_parallelism(tensor_parallelism, pipeline_parallelism, context_parallelism,
+                                         sequence_parallelism))
+
+
+def build_sft(cfg, dir=None, name=None, num_nodes=1, num_gpus_per_node=1, peft_scheme="lora", fn=None
+              ) -> run.Partial:
+    """A composed conf/recipe sft config on NeMo's finetune recipe of its model (LoRA, DoRA or full)."""
+    recipe = _nemo_recipe(cfg).finetune_recipe(dir=dir, name=name or cfg.name, num_nodes=num_nodes,
+                                               num_gpus_per_node=num_gpus_per_node, peft_scheme=peft_scheme)
+    fdl.update_callable(recipe, fn or launch.finetune)
+    recipe.data = _chat_data(cfg.data)
+    lr = recipe.optim.config.lr  # NeMo's per-scheme learning rate (LoRA 1e-4, full 5e-6) unless the schedule says
+    _ours(recipe, cfg, {})
+    if cfg.schedule.max_lr is None:
+        recipe.optim.config.lr = lr
+    return recipe
 
 
 @run.cli.factory(target=llm.finetune, name="cantonese_sft")
-def cantonese_sft(config: str = "sft", overrides: str = "") -> run.Partial:
-    """Chat-format SFT on an instruction JSONL folder."""
-    return build(compose(config, overrides))
-
-
+def cantonese_sft(
+    dir: Optional[str] = None,  # noqa: UP045
+    name: str = "cantonese_sft",
+    num_nodes: int = 1,
+    num_gpus_per_node: int = 1,
+    peft_scheme: Optional[str] = "lora",  # noqa: UP045 (lora | dora | none, as NeMo's finetune recipes)
+    model: str = "qwen25_500m",
+    data: str = "sft_demo",
+    schedule: str = "sft",
+    demo_dir: Optional[str] = None,  # noqa: UP045
+    overrides: str = "",
+    fn: Callable = launch.finetune,
+) -> run.Partial:
+    """Chat-format SFT (LoRA by default) of the continued-pretrained model on an instruction JSONL folder
+    (training.jsonl, validation.jsonl of {"messages": [...]}), formatted by the tokenizer's chat template."""
+    cfg = _composed("sft", model, data, schedule, demo_dir, overrides)
+    return build_sft(cfg, dir, name, num_nodes, num_gpus_per_node, peft_scheme, fn)

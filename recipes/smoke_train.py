@@ -28,6 +28,8 @@ from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
 from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
 from megatron.core.transformer import TransformerConfig
 
+from canto_nemo.curator_stages.outputs import prepare_output_dir
+
 __all__ = ["smoke_train"]
 
 
@@ -202,6 +204,7 @@ def smoke_train(
     seed: int = 1234,
     eval_batches: int = 8,
     log_every: int = 25,
+    overwrite: bool = False,
     progress=print,
 ) -> dict:
     """Train a tiny GPTModel on CPU for `steps` micro-batches; return (and write to output_dir/smoke_train.json)
@@ -212,8 +215,7 @@ def smoke_train(
         raise ValueError(f"eod_id {eod_id} is outside the vocabulary (vocab_size {vocab_size})")
     for prefix in (train_prefix, valid_prefix):
         _check_dataset(prefix, vocab_size, seq_length)
-    out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = prepare_output_dir(output_dir, overwrite)
     started = time.perf_counter()
 
     # fork_rng: seeding here must not change the caller's global torch RNG state.

@@ -20,24 +20,24 @@ FACTORIES = tuple(FACTORY_CONFIGS)
 def compose_sweep(name: str = "default", overrides: list[str] | None = None):
     from hydra import compose, initialize_config_module
 
-    with initialize_config_module(config_module="conf.sweep", version_base=None):
+    with initialize_config_module(config_module="canto_nemo.conf.sweep", version_base=None):
         return compose(config_name=name, overrides=list(overrides or []))
 
 
 def _recipe(recipe: str, nodes: int, gpus_per_node: int, cfg, recipe_overrides: list[str]):
-    from recipes import nemo_recipes
+    from canto_nemo.recipes import nemo_recipes
 
     if recipe not in FACTORIES:
         raise ValueError(f"recipe={recipe!r}: AutoConfigurator sweeps pretraining recipes, one of {FACTORIES}")
-    overrides = [*recipe_overrides, f"parallelism.num_nodes={nodes}",
-                 f"parallelism.gpus_per_node={gpus_per_node}", f"data.seq_length={cfg.seq_length}"]
-    return getattr(nemo_recipes, recipe)(overrides=" ".join(overrides))
+    overrides = " ".join([*recipe_overrides, f"data.seq_length={cfg.seq_length}"])
+    return getattr(nemo_recipes, recipe)(num_nodes=nodes, num_gpus_per_node=gpus_per_node, overrides=overrides)
 
 
 def _runner(recipe_partial, output: Path, cfg, vocab_size: int):
+    """AutoConfigurator reads the model size from the config class's name (Llama32Config1B: 1B); its other mode,
+    calculate_model_size, picks a size for the GPU budget (tens of billions here), not ours."""
     from nemo.collections.llm.tools.auto_configurator import AutoConfigurator
 
-    sized = any(ch.isdigit() for ch in recipe_partial.model.config.__fn_or_cls__.__name__)
     return AutoConfigurator(
         recipe=recipe_partial, path_to_logs=str(output / "logs"), gpu_memory_gb=cfg.gpu_memory_gb,
         tensor_parallel_sizes=_grid(cfg.tensor_parallel_sizes),
@@ -45,8 +45,18 @@ def _runner(recipe_partial, output: Path, cfg, vocab_size: int):
         micro_batch_sizes=_grid(cfg.micro_batch_sizes), context_parallel_sizes=list(cfg.context_parallel_sizes),
         max_steps_per_run=cfg.max_steps_per_run, max_minutes_per_run=cfg.max_minutes_per_run,
         num_tokens_in_b=cfg.num_tokens_in_b, tflops_per_gpu=cfg.tflops_per_gpu,
-        max_training_days=cfg.max_training_days, vocab_size=vocab_size, calculate_model_size=not sized,
+        max_training_days=cfg.max_training_days, vocab_size=vocab_size, calculate_model_size=False,
     )
+
+
+def _vocab(recipe: str, recipe_overrides: list[str]) -> int:
+    """The padded vocabulary of the recipe's tokenizer (32,000 when it is not built yet)."""
+    from canto_nemo.recipes import nemo_recipes
+    from canto_nemo.recipes.tokenizer import metadata
+
+    composed = nemo_recipes.compose(FACTORY_CONFIGS[recipe], recipe_overrides)
+    info = metadata(composed.data.tokenizer)
+    return info["padded_vocab_size"] if info else 32000
 
 
 def _config_values(config):
@@ -88,20 +98,30 @@ def memory_gb(params: int, config, seq: int, mbs: int, tp: int, pp: int, cp: int
     return (model_bytes + activations) / 2**30
 
 
+def impossible(world: int, tp: int, pp: int, cp: int, micro_batch: int, global_batch: int) -> str | None:
+    """Why a parallel layout cannot run on `world` GPUs, or None when it can."""
+    if world % (tp * pp * cp):
+        return f"{world} GPUs do not divide into tensor x pipeline x context parallel = {tp} x {pp} x {cp}"
+    dp = world // (tp * pp * cp)
+    if global_batch % (micro_batch * dp):
+        return f"global batch {global_batch} is not a multiple of micro batch {micro_batch} x data parallel {dp}"
+    return None
+
+
 def generate(recipe: str, nodes: int, gpus_per_node: int, output: str, sweep: str = "default",
              overrides: list[str] | None = None, recipe_overrides: list[str] | None = None,
-             progress=print) -> list[dict]:
+             overwrite: bool = False, progress=print) -> list[dict]:
     """Writes the candidates and the table; returns the table's rows. `overrides` apply to conf/sweep/<sweep>.yaml,
     `recipe_overrides` to the recipe's conf/recipe/ composition (e.g. ["model=llama32_1b"])."""
     from nemo.collections.llm.tools.auto_configurator import generate_configs
 
-    from recipes.corpus import empty_output_dir
+    from canto_nemo.curator_stages.outputs import prepare_output_dir
 
-    out = empty_output_dir(output)
+    out = prepare_output_dir(output, overwrite)
     cfg = compose_sweep(sweep, overrides)
     partial = _recipe(recipe, nodes, gpus_per_node, cfg, list(recipe_overrides or []))
     model_config = _config_values(partial.model.config)
-    vocab = model_config.vocab_size or 32000
+    vocab = _vocab(recipe, list(recipe_overrides or []))
     runner = _runner(partial, out, cfg, vocab)
     _, candidates = generate_configs(runner)
     if not candidates:
@@ -115,22 +135,27 @@ def generate(recipe: str, nodes: int, gpus_per_node: int, output: str, sweep: st
         strategy = candidate.trainer.strategy
         tp, pp = strategy.tensor_model_parallel_size, strategy.pipeline_model_parallel_size
         cp = strategy.context_parallel_size or 1
-        dp = world // (tp * pp * cp)
         mbs, gbs = candidate.data.micro_batch_size, candidate.data.global_batch_size
+        why = impossible(world, tp, pp, cp, mbs, gbs)
+        if why:
+            progress(f"sweep: dropped {name}: {why}")
+            continue
+        dp = world // (tp * pp * cp)
         seq = candidate.data.seq_length
         step_s = 6 * params * gbs * seq / (world * cfg.tflops_per_gpu * 1e12)
-        _write_candidate(out / f"{name}.yaml", recipe, [
-            *(recipe_overrides or []), f"parallelism.num_nodes={nodes}", f"parallelism.gpus_per_node={gpus_per_node}",
-            f"parallelism.tensor_parallel={tp}", f"parallelism.pipeline_parallel={pp}",
-            f"parallelism.context_parallel={cp}", f"data.micro_batch_size={mbs}", f"data.global_batch_size={gbs}",
-            f"data.seq_length={seq}",
-            f"schedule.max_steps={candidate.trainer.max_steps}", "schedule.log_every_n_steps=1",
-            f"logging.dir={out / 'logs'}", f"name={name}",
+        arguments = {"num_nodes": nodes, "num_gpus_per_node": gpus_per_node, "tensor_parallelism": tp,
+                     "pipeline_parallelism": pp, "context_parallelism": cp, "dir": str(out / "logs"), "name": name}
+        _write_candidate(out / f"{name}.yaml", recipe, arguments, [
+            *(recipe_overrides or []), f"data.micro_batch_size={mbs}", f"data.global_batch_size={gbs}",
+            f"data.seq_length={seq}", f"schedule.max_steps={candidate.trainer.max_steps}",
+            "schedule.log_every_n_steps=1",
         ])
         memory = memory_gb(params, model_config, seq, mbs, tp, pp, cp, dp)
         rows.append({"name": name, "tp": tp, "pp": pp, "cp": cp, "dp": dp, "micro_batch": mbs, "global_batch": gbs,
                      "memory_gb": round(memory, 1), "fits": memory <= cfg.gpu_memory_gb,
                      "run_minutes": round(step_s * candidate.trainer.max_steps / 60, 2)})
+    if not rows:
+        raise ValueError(f"no AutoConfigurator candidate can run on {nodes} x {gpus_per_node} GPUs (see above)")
     lines = [f"# Sweep: {recipe} on {nodes} node(s) x {gpus_per_node} GPU(s)", "",
              f"Model: {model_config.name}, {params / 1e6:,.0f}M parameters (vocabulary {vocab:,}), "
              f"sequence {cfg.seq_length}, {cfg.gpu_memory_gb} GB per GPU. Estimates: memory per GPU without "
@@ -164,8 +189,7 @@ def rank(output: str, top: int = 10, progress=print) -> None:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     cfg = compose_sweep(meta["sweep"], meta["overrides"])
     partial = _recipe(meta["recipe"], meta["nodes"], meta["gpus_per_node"], cfg, meta["recipe_overrides"])
-    vocab = _config_values(partial.model.config).vocab_size or 32000
-    runner = _runner(partial, out, cfg, vocab)
+    runner = _runner(partial, out, cfg, _vocab(meta["recipe"], meta["recipe_overrides"]))
     if not (out / "logs").is_dir():
         raise FileNotFoundError(f"no logs under {out / 'logs'}: run the candidates first")
     base, _ = generate_configs(runner)
@@ -175,25 +199,27 @@ def rank(output: str, top: int = 10, progress=print) -> None:
     progress(f"sweep rank: {out / 'logs'}/final_summary_{meta['nodes']}nodes.csv")
 
 
-def _write_candidate(path: Path, recipe: str, overrides: list[str]) -> None:
-    """A candidate as the recipe and the Hydra overrides that make it, plus the config they resolve to."""
+def _write_candidate(path: Path, recipe: str, arguments: dict, overrides: list[str]) -> None:
+    """A candidate as the recipe, its arguments and the Hydra overrides that make it, plus the config they
+    resolve to and the `nemo llm pretrain` command that runs it."""
     import yaml
     from omegaconf import OmegaConf
 
-    from recipes import nemo_recipes
+    from canto_nemo.recipes import nemo_recipes
 
     config = OmegaConf.to_container(nemo_recipes.compose(FACTORY_CONFIGS[recipe], overrides), resolve=True)
-    command = f"nemo llm pretrain --factory \"{recipe}(overrides='{' '.join(overrides)}')\" -y"
-    text = yaml.safe_dump({"recipe": recipe, "overrides": overrides, "command": command, "config": config},
-                          sort_keys=False, allow_unicode=True)
+    call = ", ".join([*(f"{k}={v!r}" for k, v in arguments.items()), f"overrides={' '.join(overrides)!r}"])
+    command = f'nemo llm pretrain --factory "{recipe}({call})" -y'
+    text = yaml.safe_dump({"recipe": recipe, "arguments": arguments, "overrides": overrides, "command": command,
+                           "config": config}, sort_keys=False, allow_unicode=True)
     path.write_text(text, encoding="utf-8")
 
 
 def load_candidate(path: str):
-    """The run.Partial of a candidate YAML, rebuilt from its recipe and overrides."""
+    """The run.Partial of a candidate YAML, rebuilt from its recipe, arguments and overrides."""
     import yaml
 
-    from recipes import nemo_recipes
+    from canto_nemo.recipes import nemo_recipes
 
     file = Path(path)
     if not file.is_file():
@@ -201,7 +227,7 @@ def load_candidate(path: str):
     spec = yaml.safe_load(file.read_text(encoding="utf-8"))
     if not isinstance(spec, dict) or spec.get("recipe") not in FACTORIES:
         raise ValueError(f"{path} is not a sweep candidate (no recipe: {', '.join(FACTORIES)})")
-    return getattr(nemo_recipes, spec["recipe"])(overrides=" ".join(spec["overrides"]))
+    return getattr(nemo_recipes, spec["recipe"])(**spec["arguments"], overrides=" ".join(spec["overrides"]))
 
 
 def run_candidate(candidate: str, dryrun: bool = False) -> None:

@@ -22,8 +22,9 @@ from pathlib import Path
 import regex
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from recipes import bpe
-from recipes.corpus import Skipped, documents, empty_output_dir
+from canto_nemo.curator_stages.outputs import prepare_output_dir
+from canto_nemo.recipes import bpe
+from canto_nemo.recipes.corpus import Skipped, documents
 
 # Megatron pads the embedding to a multiple of this (times tensor parallelism); NeMo's default.
 DIVISIBLE_BY = 128
@@ -125,12 +126,12 @@ def _texts(corpus, text_field: str, skipped: Skipped, max_chars: int | None) -> 
 
 
 def train(corpus, output: str, vocab_size: int = 32000, *, text_field: str = "text", min_frequency: int = 2,
-          max_chars: int | None = None, progress=print) -> dict:
+          max_chars: int | None = None, overwrite: bool = False, progress=print) -> dict:
     """A byte-level BPE trained from scratch on curated text, with Qwen2.5's pre-tokenizer and ChatML tokens."""
     special = [EOD, *CHAT_TOKENS]
     if vocab_size < 256 + len(special) + 1:
         raise ValueError(f"vocab_size={vocab_size} is too small: a byte-level BPE needs more than {256 + len(special)}")
-    empty_output_dir(output)
+    prepare_output_dir(output, overwrite)
     tokenizer = Tokenizer(models.BPE())
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence([
@@ -165,7 +166,7 @@ def train(corpus, output: str, vocab_size: int = 32000, *, text_field: str = "te
 
 def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequency: int = 3,
            lexicon_characters: bool = True, pack: str = "cantonese", text_field: str = "text",
-           max_chars: int | None = None, progress=print) -> dict:
+           max_chars: int | None = None, overwrite: bool = False, progress=print) -> dict:
     """The base tokenizer plus merges for Cantonese characters and words mined from the corpus.
 
     First every character of the pack's script that occurs in the corpus (and, with `lexicon_characters`, in the
@@ -173,13 +174,13 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     learned greedily over the corpus's pre-tokens that hold such characters, most frequent pair first, and the
     pack's lexicon words count as extra occurrences.
     """
-    from curator_stages.language_pack import get_pack
+    from canto_nemo.curator_stages.language_pack import get_pack
 
     tokenizer, base_info = resolve(base)
     data = json.loads(tokenizer.to_str())
     if data["model"]["type"] != "BPE" or not _is_byte_level(data):
         raise ValueError(f"tokenizer {base!r} is not a byte-level BPE; only those can be extended with merges")
-    empty_output_dir(output)
+    prepare_output_dir(output, overwrite)
     pack_obj = get_pack(pack)
     script = regex.compile(f"[{pack_obj.script_class}]")
     start = time.perf_counter()
@@ -341,3 +342,9 @@ def fertility_table(names: list[str], texts: list[str]) -> tuple[list[dict], str
         lines.append(f"| {r['tokenizer']} | {r['vocab']:,} | {r['tokens_per_char']:.3f} | {r['bytes_per_token']:.2f} | "
                      f"{r['fallback_chars']} {r['fallback_examples']} |")
     return rows, "\n".join(lines)
+
+
+def fertility_report(tokenizers: list[str], text: str, text_field: str = "text") -> str:
+    """The fertility table (markdown) of each tokenizer (a name in BASES or a folder) on the texts in `text`."""
+    _, table = fertility_table([str(n) for n in tokenizers], read_texts(text, text_field))
+    return table

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Builds the virtual environment at .venv with the pinned stack (pyproject.toml) and this package, editable.
-# Skips the install when .venv is already complete for the current pyproject.toml.
+# Builds the virtual environment at .venv with the locked stack (requirements.lock, generated from pyproject.toml by
+# scripts/lock.sh) and this package, editable. Skips the install when .venv is complete for the current files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=$(sha256sum pyproject.toml | cut -c1-16)
+want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 stamp=.venv/.canto-nemo-installed
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/canto-nemo ]; then
   exit 0
@@ -13,8 +13,8 @@ fi
 echo "[setup] building .venv (first time: about 3-5 minutes, about 3 GB)"
 python3 -m venv .venv
 # pip 23.2 (the venv default) silently drops the extra spelled text_cpu: upgrade first.
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet --progress-bar off -e '.[dev]'
+.venv/bin/python -m pip install --quiet --upgrade pip==26.3
+.venv/bin/python -m pip install --quiet --progress-bar off -c requirements.lock -e '.[dev]'
 # pip check does not notice missing extras; importing them does.
 .venv/bin/python - <<'PY'
 import importlib

@@ -15,3 +15,22 @@ def test_whole_stack_imports_together():
     numpy_version, torch_version = done.stdout.split()[-2:]
     assert numpy_version.startswith("1.")
     assert torch_version.startswith("2.13.0")
+
+
+def test_the_distribution_installs_one_import_root(tmp_path):
+    """The folders at the top of the repository install under canto_nemo.*; nothing else lands in site-packages."""
+    import zipfile
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
+                           str(tmp_path), str(repo)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (wheel,) = tmp_path.glob("canto_nemo-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {n.split("/")[0] for n in names} == {"canto_nemo", wheel.name.split("-py3")[0] + ".dist-info"}
+    for expected in ("canto_nemo/curator_stages/workflow.py", "canto_nemo/cantonese/pack.py",
+                     "canto_nemo/recipes/nemo_recipes.py", "canto_nemo/conf/curate/config.yaml",
+                     "canto_nemo/conf/curate/pipeline/default.yaml", "canto_nemo/conf/recipe/model/tiny.yaml",
+                     "canto_nemo/cantonese/data/dialect_weights.tsv"):
+        assert expected in names

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 CLI = [sys.executable, "-m", "canto_nemo.cli"]
 
 
@@ -15,8 +17,12 @@ def run(*args: str, stdin: str | None = None, cwd: Path | None = None) -> subpro
 def test_every_command_has_help():
     assert "curate" in run("--help").stdout
     curate = run("curate", "--help")
-    assert curate.returncode == 0 and "_target_: curator_stages.normalize.Normalizer" in curate.stdout
+    assert curate.returncode == 0 and "_target_: canto_nemo.curator_stages.normalize.Normalizer" in curate.stdout
     assert "stages.clean.emoji=remove" in curate.stdout
+    for command in (["tokenizer", "train"], ["tokenizer", "extend"], ["tokenizer", "fertility"], ["megatron-data"],
+                    ["smoke-train"], ["resize-embeddings"], ["sweep"], ["sweep", "run"], ["sweep", "rank"], ["dedup"]):
+        shown = run(*command, "--help")
+        assert shown.returncode == 0 and "usage: canto-nemo" in shown.stdout, command
     assert run("detect", "--help").returncode == 0 and "label" in run("detect", "--help").stdout
     assert "LIHKG" in run("demo", "--help").stdout
     unknown = run("frobnicate")
@@ -57,3 +63,21 @@ def test_a_non_empty_output_folder_is_not_overwritten_silently(tmp_path):
     done = run("curate", f"input={tmp_path}/in.jsonl", f"output={tmp_path}/out")
     assert done.returncode == 2 and "overwrite=true" in done.stderr
     assert (tmp_path / "out" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_dedup_only_runs_read_dedup_write(tmp_path, lihkg_posts):
+    """pipeline=none (what `canto-nemo dedup` runs): no modifier or filter; the dialect policy has no stage to set."""
+    posts = [p for p in lihkg_posts if len(p) > 100][:20]
+    rows = [*posts, posts[0], posts[1] + "（轉載）"]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in rows),
+                                       encoding="utf-8")
+    for command in (["curate", "pipeline=none"], ["dedup"]):
+        out = tmp_path / command[0]
+        done = run(*command, f"input={tmp_path}/in.jsonl", f"output={out}")
+        assert done.returncode == 0, done.stderr[-3000:]
+        stats = json.loads((out / "stats.json").read_text())
+        assert [s["stage"] for s in stats["stages"]] == ["read", "exact_dedup", "fuzzy_dedup"]
+        rejects = {r["id"]: r for line in (out / "rejects").glob("*.jsonl") for r in map(json.loads, line.open())}
+        assert rejects["in.jsonl:21"]["detail"] == "same text as in.jsonl:1 (whitespace aside)"
+        assert rejects["in.jsonl:22"]["detail"].startswith("near duplicate of in.jsonl:2 (MinHash estimate")

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from canto_nemo.cli import _demo_training
+from canto_nemo.demo import training
 
 
 def test_demo_training_half_end_to_end(tmp_path: Path, lihkg_posts, capsys):
@@ -22,7 +22,7 @@ def test_demo_training_half_end_to_end(tmp_path: Path, lihkg_posts, capsys):
         f.write(json.dumps({"id": "short", "stage": "length", "reason": "too_short", "text": "好"}) + "\n")
     stats = {"documents_in": len(lihkg_posts) + 1201, "documents_out": len(lihkg_posts)}
 
-    assert _demo_training(out, steps=40, stats=stats) == 0
+    assert training(out, steps=40, stats=stats) == 0
     shown = capsys.readouterr().out
     for folder in ("tokenizer", "tokenizer_qwen2.5", "smoke_train"):
         assert (out / folder).is_dir()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cantonese import PACK, detect_dialect, detect_dialect_batch
+from canto_nemo.cantonese import PACK, detect_dialect, detect_dialect_batch
 
 
 @pytest.mark.parametrize(
@@ -24,7 +24,7 @@ def test_labels(text, label):
 def test_scores_are_probabilities_and_batch_agrees():
     texts = ["佢哋喺度食緊飯，你嚟唔嚟呀？", "他們在吃飯，你來不來？", "好", ""]
     results = detect_dialect_batch(texts)
-    assert results == [detect_dialect(t) for t in texts] == PACK.detect_dialect_batch(texts)
+    assert results == [detect_dialect(t) for t in texts] == PACK.dialect_detector().detect_batch(texts)
     assert all(0.0 <= r.score <= 1.0 and 0.0 <= r.share <= 1.0 for r in results)
     assert results[0].score > 0.9 > 0.1 > results[1].score
 

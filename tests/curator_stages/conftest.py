@@ -4,8 +4,8 @@ import pandas as pd
 import pytest
 from nemo_curator.tasks import DocumentBatch
 
-from curator_stages.fuzzy_dedup import MinHashStage
-from curator_stages.minhash import MinHashConfig
+from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage
+from canto_nemo.curator_stages.minhash import MinHashConfig
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def write_minhash_parts():
 
     def write(folder, docs: list[tuple[str, str]], parts: int, config: MinHashConfig | None = None) -> str:
         folder.mkdir(parents=True, exist_ok=True)
-        stage = MinHashStage(config or MinHashConfig(), device="cpu")
+        stage = MinHashStage(config or MinHashConfig(), pack="cantonese", device="cpu")
         for i in range(parts):
             chunk = docs[i::parts]
             df = pd.DataFrame({"id": [d[0] for d in chunk], "text": [d[1] for d in chunk]})

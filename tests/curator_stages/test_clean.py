@@ -5,8 +5,8 @@ import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cantonese import PACK
-from curator_stages.clean import DictionaryAwareCleaner
+from canto_nemo.cantonese import PACK
+from canto_nemo.curator_stages.clean import DictionaryAwareCleaner
 
 CLEANER = DictionaryAwareCleaner("cantonese")
 EMOJI_REMOVER = DictionaryAwareCleaner("cantonese", emoji="remove")

@@ -4,7 +4,7 @@ import random
 import pandas as pd
 from nemo_curator.tasks import DocumentBatch
 
-from curator_stages.dedup import DuplicateRemover, ExactHashStage, exact_hash, find_exact_duplicates
+from canto_nemo.curator_stages.dedup import DuplicateRemover, ExactHashStage, exact_hash, find_exact_duplicates
 
 
 def test_hash_ignores_whitespace_only():

@@ -8,9 +8,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cantonese.variants import converter
-from curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
-from curator_stages.minhash import (
+from canto_nemo.cantonese.variants import converter
+from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
+from canto_nemo.curator_stages.minhash import (
     MinHashConfig,
     _permutations,
     band_keys,
@@ -24,7 +24,7 @@ CONFIG = MinHashConfig()
 
 def jaccard(a: str, b: str, config: MinHashConfig = CONFIG) -> float:
     def grams(t):
-        (t,) = normalise_for_shingles([t], config)
+        (t,) = normalise_for_shingles([t], config, "cantonese")
         return {t[i : i + config.ngram] for i in range(max(1, len(t) - config.ngram + 1))}
 
     x, y = grams(a), grams(b)
@@ -39,7 +39,7 @@ cantonese_text = st.text(alphabet=st.sampled_from(ALPHABET), min_size=1, max_siz
 @given(cantonese_text, st.lists(cantonese_text, max_size=5))
 def test_identical_texts_always_collide(text, others):
     texts = [text, *others, text]
-    sig = signatures(texts, CONFIG)
+    sig = signatures(texts, CONFIG, pack="cantonese")
     assert torch.equal(sig[0], sig[-1])
     assert torch.equal(band_keys(sig, CONFIG)[0], band_keys(sig, CONFIG)[-1])
 
@@ -53,20 +53,20 @@ def test_shingles_stop_at_document_edges():
 def test_signatures_match_exact_integer_arithmetic():
     """The permutations rely on int64 wrapping modulo 2^64: checked against Python's unbounded integers."""
     texts = ["佢哋喺度食緊飯，你嚟唔嚟呀？", "我聽朝要submit個report", "落雨"]
-    hashes, owner = shingles(normalise_for_shingles(texts, CONFIG), CONFIG.ngram)
+    hashes, owner = shingles(normalise_for_shingles(texts, CONFIG, "cantonese"), CONFIG.ngram)
     a, b = _permutations(CONFIG.num_perm, CONFIG.seed, "cpu")
     pairs = list(zip(hashes.tolist(), owner.tolist(), strict=True))
     perms = list(zip(a.tolist(), b.tolist(), strict=True))
     expected = [[min(((ai * x + bi) % 2**64) >> 33 for x, o in pairs if o == doc) for ai, bi in perms]
                 for doc in range(len(texts))]
-    assert signatures(texts, CONFIG).tolist() == expected
+    assert signatures(texts, CONFIG, pack="cantonese").tolist() == expected
     assert len({v for row in expected for v in row}) > 300  # not degenerate
 
 
 def test_signatures_do_not_depend_on_the_batch():
     texts = ["佢哋喺度食緊飯，你嚟唔嚟呀？", "今日天氣好好", "我聽朝要submit個report"]
-    together = signatures(texts, CONFIG)
-    alone = torch.cat([signatures([t], CONFIG) for t in texts])
+    together = signatures(texts, CONFIG, pack="cantonese")
+    alone = torch.cat([signatures([t], CONFIG, pack="cantonese") for t in texts])
     assert torch.equal(together, alone)
 
 
@@ -75,9 +75,9 @@ def test_simplified_and_traditional_copies_are_duplicates_only_with_folding(lihk
     simplified = converter("t2s").convert(post)
     assert jaccard(post, simplified) == 1.0
     assert jaccard(post, simplified, MinHashConfig(fold_variants=False)) < 0.7
-    sig = signatures([post, simplified], CONFIG)
+    sig = signatures([post, simplified], CONFIG, pack="cantonese")
     assert torch.equal(sig[0], sig[1])
-    unfolded = signatures([post, simplified], MinHashConfig(fold_variants=False))
+    unfolded = signatures([post, simplified], MinHashConfig(fold_variants=False), pack=None)
     assert (unfolded[0] == unfolded[1]).float().mean() < 0.7
 
 
@@ -132,10 +132,10 @@ def test_device_cuda_without_a_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ValueError, match="no CUDA GPU"):
-        MinHashStage(CONFIG, device="cuda")
+        MinHashStage(CONFIG, pack="cantonese", device="cuda")
 
 
 @pytest.mark.gpu
 def test_cuda_and_cpu_give_identical_signatures(lihkg_posts):
     texts = lihkg_posts[:500]
-    assert torch.equal(signatures(texts, CONFIG, "cpu"), signatures(texts, CONFIG, "cuda"))
+    assert torch.equal(signatures(texts, CONFIG, "cpu", "cantonese"), signatures(texts, CONFIG, "cuda", "cantonese"))

@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 import pytest
 from nemo_curator.stages.deduplication.id_generator import CURATOR_DEDUP_ID_STR, IdGeneratorBase
 
-from curator_stages import fuzzy_dedup_rapids as rapids
-from curator_stages.fuzzy_dedup import find_fuzzy_duplicates
-from curator_stages.minhash import MinHashConfig, band_keys, signatures
-from curator_stages.workflow import CurationWorkflow
+from canto_nemo.curator_stages import fuzzy_dedup_rapids as rapids
+from canto_nemo.curator_stages.fuzzy_dedup import find_fuzzy_duplicates
+from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
+from canto_nemo.curator_stages.workflow import CurationWorkflow
 
 CONFIG = MinHashConfig()
 NEMO_FUZZY = Path(importlib.util.find_spec("nemo_curator").origin).parent / "stages" / "deduplication" / "fuzzy"
@@ -49,11 +49,11 @@ def test_names_match_the_installed_nemo_curator():
 
 def test_backend_is_checked_before_anything_runs(tmp_path, monkeypatch):
     with pytest.raises(ValueError, match="fuzzy_backend must be one of"):
-        CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=CONFIG,
+        CurationWorkflow(input=[str(tmp_path)], output=str(tmp_path / "out"), pack="cantonese", fuzzy=CONFIG,
                          fuzzy_backend="cudf")
     if importlib.util.find_spec("cudf") is None:
         with pytest.raises(ValueError, match="needs RAPIDS"):
-            CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=CONFIG,
+            CurationWorkflow(input=[str(tmp_path)], output=str(tmp_path / "out"), pack="cantonese", fuzzy=CONFIG,
                              fuzzy_backend="nemo_curator")
     # Where RAPIDS is there: a Ray cluster is required (NeMo Curator's id generator must outlive its Ray sessions),
     # and shingles of at least two characters (cudf's minhash).
@@ -64,7 +64,7 @@ def test_backend_is_checked_before_anything_runs(tmp_path, monkeypatch):
         rapids.check_backend("nemo_curator", MinHashConfig(ngram=1), "head:6379")
     rapids.check_backend("nemo_curator", CONFIG, "head:6379")
     # without fuzzy dedup the backend does not matter
-    CurationWorkflow(inputs=[str(tmp_path)], output=str(tmp_path / "out"), fuzzy_dedup=None,
+    CurationWorkflow(input=[str(tmp_path)], output=str(tmp_path / "out"), pack="cantonese", fuzzy_dedup=False,
                      fuzzy_backend="nemo_curator")
 
 
@@ -84,7 +84,7 @@ def write_nemo_outputs(files: list[str], work: Path, seed: int) -> None:
         nemo_id=lambda df, p=p: generator.get_batch_range([p], None)[0] + np.arange(len(df))) for p in files])
     # The text is normalised already: hash it as it is, as NeMo Curator would.
     raw = MinHashConfig(fold_variants=False, ignore_punctuation=False)
-    signature = signatures(prepared[rapids.SHINGLE_TEXT].tolist(), raw)
+    signature = signatures(prepared[rapids.SHINGLE_TEXT].tolist(), raw, pack=None)
     (work / "cache" / "MinHashStage").mkdir(parents=True)
     pq.write_table(pa.table({rapids.DEDUP_ID: prepared["nemo_id"].to_numpy(),
                              rapids.MINHASH_FIELD: [row.astype(np.uint32) for row in signature.numpy()]}),
@@ -122,7 +122,7 @@ def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_pos
     assert len(expected) >= 16
 
     monkeypatch.setattr(rapids, "ROWS_PER_FILE", 30)  # several prepared files, so several id ranges
-    files = rapids.prepare(filtered, str(tmp_path / "work"), CONFIG, exclude=exclude)
+    files = rapids.prepare(filtered, str(tmp_path / "work"), CONFIG, "cantonese", exclude=exclude)
     assert len(files) >= 3
     prepared = pd.concat([pq.read_table(p).to_pandas() for p in files])
     assert set(prepared["id"]) == {d for d, _ in docs} - exclude
@@ -136,7 +136,8 @@ def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_pos
 
 def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path, write_minhash_parts):
     docs = [(f"d{i:03d}", p) for i, p in enumerate([p for p in lihkg_posts if len(p) > 150][:10])]
-    files = rapids.prepare(write_minhash_parts(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
+    filtered = write_minhash_parts(tmp_path / "filtered", docs, parts=1)
+    files = rapids.prepare(filtered, str(tmp_path / "work"), CONFIG, "cantonese")
     write_nemo_outputs(files, tmp_path / "work", seed=0)
     assert rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG).empty  # ten distinct posts
     for part in (tmp_path / "work" / "cache" / "LSHStage").glob("band_*/*.parquet"):
@@ -146,7 +147,8 @@ def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path, write_minha
 
 def test_files_the_id_generator_never_saw_are_named(lihkg_posts, tmp_path, write_minhash_parts):
     docs = [(f"d{i:03d}", p) for i, p in enumerate(lihkg_posts[:10])]
-    files = rapids.prepare(write_minhash_parts(tmp_path / "filtered", docs, parts=1), str(tmp_path / "work"), CONFIG)
+    filtered = write_minhash_parts(tmp_path / "filtered", docs, parts=1)
+    files = rapids.prepare(filtered, str(tmp_path / "work"), CONFIG, "cantonese")
     write_nemo_outputs(files, tmp_path / "work", seed=0)
     stray = str(tmp_path / "work" / "input" / "part-99999.parquet")
     pq.write_table(pq.read_table(files[0]), stray)

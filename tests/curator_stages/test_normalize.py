@@ -1,7 +1,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from curator_stages.normalize import Normalizer
+from canto_nemo.curator_stages.normalize import Normalizer
 
 NORMALIZER = Normalizer("cantonese")
 

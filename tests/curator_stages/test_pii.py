@@ -1,7 +1,7 @@
 import pytest
 
-from cantonese.pii import hkid_is_valid, luhn_is_valid
-from curator_stages.pii import PiiRedactor
+from canto_nemo.cantonese.pii import hkid_is_valid, luhn_is_valid
+from canto_nemo.curator_stages.pii import PiiRedactor
 
 REDACTOR = PiiRedactor("cantonese")
 

@@ -1,8 +1,8 @@
 from nemo_curator.stages.text.filters.heuristic.string import NonAlphaNumericFilter, PunctuationFilter
 
-from curator_stages.clean import DictionaryAwareCleaner
-from curator_stages.normalize import Normalizer
-from curator_stages.quality import (
+from canto_nemo.curator_stages.clean import DictionaryAwareCleaner
+from canto_nemo.curator_stages.normalize import Normalizer
+from canto_nemo.curator_stages.quality import (
     CharLengthFilter,
     RepeatedCharNGramFilter,
     RepeatedLinesFilter,

@@ -12,7 +12,7 @@ def run(code: str) -> subprocess.CompletedProcess:
 
 
 def test_importing_the_package_does_not_import_ray():
-    done = run("import sys, curator_stages, curator_stages.ray_env; print('ray' in sys.modules)")
+    done = run("import sys, canto_nemo.curator_stages, canto_nemo.curator_stages.ray_env; print('ray' in sys.modules)")
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "False"
 
@@ -20,9 +20,18 @@ def test_importing_the_package_does_not_import_ray():
 @pytest.mark.slow
 def test_a_local_run_binds_ray_to_loopback():
     done = run(
-        "from curator_stages import configure_ray; configure_ray(None)\n"
+        "from canto_nemo.curator_stages import configure_ray; configure_ray(None)\n"
         "import ray; ray.init(num_cpus=1, include_dashboard=False)\n"
         "print(ray.util.get_node_ip_address(), ray.nodes()[0]['NodeManagerAddress']); ray.shutdown()"
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split()[-2:] == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_the_workflow_module_leaves_ray_unimported_until_it_runs():
+    """CurationWorkflow.run() sets the Ray settings; importing the workflow (or composing its config) must not have
+    imported Ray before that."""
+    done = run("import sys; from canto_nemo.curator_stages.workflow import CurationWorkflow, compose\n"
+               "compose(['input=a.jsonl', 'output=o'])\nprint('ray' in sys.modules)")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from nemo_curator.tasks import EmptyTask
 
-from curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
+from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 
 
 def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, text_field: str = "text"):

@@ -86,13 +86,25 @@ def test_python_api_composes_with_curators_own_stages(tmp_path, lihkg_posts):
     """Our modifiers and filters inside a Pipeline of Curator's own reader, ScoreFilter and writer."""
     from nemo_curator.backends.ray_data import RayDataExecutor
     from nemo_curator.pipeline import Pipeline
-    from nemo_curator.stages.text.filters import ScoreFilter
+    from nemo_curator.stages.text.filters import DocumentFilter, Filter, ScoreFilter
     from nemo_curator.stages.text.io.reader import JsonlReader
     from nemo_curator.stages.text.io.writer import JsonlWriter
     from nemo_curator.stages.text.modifiers import Modify
 
-    from cantonese import CantoneseNormalizer
-    from curator_stages import DialectFilter, DictionaryAwareCleaner, configure_ray
+    from canto_nemo.cantonese import CantoneseNormalizer
+    from canto_nemo.curator_stages import DialectLabeler, DictionaryAwareCleaner, configure_ray
+    from canto_nemo.curator_stages.quality import CharLengthFilter
+
+    class DialectLabelIs(DocumentFilter):  # a user's own filter over the labelling stage's column
+        def __init__(self, label):
+            super().__init__()
+            self.label = label
+
+        def score_document(self, text):
+            raise NotImplementedError
+
+        def keep_document(self, label):
+            return label == self.label
 
     (tmp_path / "in").mkdir()
     texts = [*lihkg_posts[:40], "他們在吃飯，我們明天再去看電影吧。"]
@@ -103,10 +115,12 @@ def test_python_api_composes_with_curators_own_stages(tmp_path, lihkg_posts):
         JsonlReader(str(tmp_path / "in")),
         Modify(CantoneseNormalizer()),
         Modify(DictionaryAwareCleaner("cantonese")),
-        ScoreFilter(DialectFilter("cantonese", keep_labels=["cantonese"]), score_field="dialect"),
+        ScoreFilter(CharLengthFilter(5, 10_000), score_field="length"),
+        DialectLabeler("cantonese"),
+        Filter(DialectLabelIs("cantonese"), filter_field="dialect_label"),
         JsonlWriter(str(tmp_path / "out")),
     ]).run(RayDataExecutor())
     written = jsonl(tmp_path / "out")
     assert 0 < len(written) < len(texts)
-    assert all(d["dialect"]["dialect_label"] == "cantonese" for d in written)
+    assert all(d["dialect_label"] == "cantonese" and d["length"] >= 5 for d in written)
     assert not any(d["text"].startswith("他們在吃飯") for d in written)

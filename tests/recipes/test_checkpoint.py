@@ -8,8 +8,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, Qwen2Config, Qwen2ForCausalLM
 
-from recipes import checkpoint
-from recipes import tokenizer as tok
+from canto_nemo.recipes import checkpoint
+from canto_nemo.recipes import tokenizer as tok
 
 
 @pytest.fixture(scope="module")

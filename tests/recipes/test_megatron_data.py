@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from recipes import megatron_data as md
-from recipes import tokenizer as tok
+from canto_nemo.recipes import megatron_data as md
+from canto_nemo.recipes import tokenizer as tok
 
 QUIET = {"progress": lambda s: None}
 
@@ -53,7 +53,7 @@ def built(corpus, tokenizer_dir, tmp_path_factory) -> dict:
 
 
 def expected_documents(corpus: Path, tokenizer_dir: str, fraction: float) -> dict[str, list[list[int]]]:
-    from recipes.corpus import documents
+    from canto_nemo.recipes.corpus import documents
 
     t, info = tok.resolve(tokenizer_dir)
     eod = tok.eod_id(t, info)
@@ -91,7 +91,7 @@ def test_gpt_dataset_reads_the_tokens(built, tmp_path):
     from megatron.core.datasets.indexed_dataset import IndexedDataset
     from megatron.core.datasets.utils import Split
 
-    from recipes.smoke_train import PretokenizedTokenizer
+    from canto_nemo.recipes.smoke_train import PretokenizedTokenizer
 
     prefix, manifest = built[1]
     train_prefix = md.dataset_prefix(prefix, "train")
@@ -159,3 +159,14 @@ def test_bad_input_fails_clearly(tmp_path, tokenizer_dir, corpus):
         md.build(str(corpus), tokenizer_dir, str(blocker / "sub" / "x"), **QUIET)
     with pytest.raises(ValueError, match="validation split"):
         md.build(str(corpus), tokenizer_dir, str(tmp_path / "o" / "y"), validation_fraction=1e-9, workers=1, **QUIET)
+
+
+def test_existing_datasets_are_refused_unless_overwrite(tmp_path, tokenizer_dir, corpus):
+    prefix = str(tmp_path / "data" / "canto")
+    md.build(str(corpus), tokenizer_dir, prefix, workers=1, validation_fraction=0.05, **QUIET)
+    before = Path(f"{prefix}_train_text_document.bin").read_bytes()
+    with pytest.raises(FileExistsError, match="overwrite=true"):
+        md.build(str(corpus), tokenizer_dir, prefix, workers=1, validation_fraction=0.05, **QUIET)
+    assert Path(f"{prefix}_train_text_document.bin").read_bytes() == before
+    md.build(str(corpus), tokenizer_dir, prefix, workers=1, validation_fraction=0.05, overwrite=True, **QUIET)
+    assert Path(f"{prefix}_train_text_document.bin").read_bytes() == before

@@ -3,6 +3,7 @@ building, serialising and dry-running recipes; nothing trains here)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import shlex
 import subprocess
@@ -13,12 +14,13 @@ import yaml
 
 nemo_run = pytest.importorskip("nemo_run")
 
+from nemo.collections import llm  # noqa: E402
 from nemo_run.core.serialization.yaml import YamlSerializer  # noqa: E402
 from nemo_run.core.serialization.zlib_json import ZlibJSONSerializer  # noqa: E402
 
-from recipes import launch  # noqa: E402
-from recipes import nemo_recipes as nr  # noqa: E402
-from recipes import sweep as sw  # noqa: E402
+from canto_nemo.recipes import launch  # noqa: E402
+from canto_nemo.recipes import nemo_recipes as nr  # noqa: E402
+from canto_nemo.recipes import sweep as sw  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NEMO = str(Path(__import__("sys").executable).parent / "nemo")
@@ -27,7 +29,7 @@ NEMO = str(Path(__import__("sys").executable).parent / "nemo")
 @pytest.fixture(scope="module")
 def demo_like(tmp_path_factory, lihkg_posts) -> Path:
     """What the demo writes for the pretraining recipe: a tokenizer and Megatron data, from real posts."""
-    from recipes import megatron_data, tokenizer
+    from canto_nemo.recipes import megatron_data, tokenizer
 
     root = tmp_path_factory.mktemp("demo")
     corpus = root / "posts.jsonl"
@@ -39,59 +41,119 @@ def demo_like(tmp_path_factory, lihkg_posts) -> Path:
     return root
 
 
+def flatten(obj, prefix: str = "") -> dict:
+    """A recipe as {dotted path: value}, down through every nested Config and list."""
+    import fiddle as fdl
+
+    if isinstance(obj, fdl.Buildable):
+        out = {f"{prefix}__fn_or_cls__": obj.__fn_or_cls__}
+        for key, value in obj.__arguments__.items():
+            out.update(flatten(value, f"{prefix}{key}."))
+        return out
+    if isinstance(obj, list | tuple):
+        out = {f"{prefix}len": len(obj)}
+        for i, value in enumerate(obj):
+            out.update(flatten(value, f"{prefix}{i}."))
+        return out
+    return {prefix.rstrip("."): obj}
+
+
+def differences(ours, theirs) -> set[str]:
+    a, b = flatten(ours), flatten(theirs)
+    return {k for k in a.keys() | b.keys() if a.get(k, "<unset>") != b.get(k, "<unset>")}
+
+
+def covered(path: str, allowed: dict) -> bool:
+    return any(path == key or path.startswith(key + ".") or (key.endswith(".*") and path.startswith(key[:-1]))
+               for key in allowed)
+
+
+NOT_RESHAPED = {k: v for k, v in nr.OURS.items() if k != "model.config.*"}
+
+
+@pytest.mark.parametrize(("ours", "theirs", "allowed"), [
+    (lambda: nr.cantonese_cpt(num_gpus_per_node=8),
+     lambda: llm.qwen25_500m.pretrain_recipe(name="cantonese_cpt", num_gpus_per_node=8), NOT_RESHAPED),
+    (lambda: nr.cantonese_cpt(model="llama32_1b", num_nodes=2, num_gpus_per_node=8),
+     lambda: llm.llama32_1b.pretrain_recipe(name="cantonese_cpt", num_nodes=2), NOT_RESHAPED),
+    (lambda: nr.cantonese_pretrain(num_gpus_per_node=8),
+     lambda: llm.llama32_1b.pretrain_recipe(name="cantonese_pretrain", num_gpus_per_node=8), nr.OURS),
+    (lambda: nr.cantonese_sft(num_gpus_per_node=8),
+     lambda: llm.qwen25_500m.finetune_recipe(name="cantonese_sft", num_gpus_per_node=8), NOT_RESHAPED),
+    (lambda: nr.cantonese_sft(model="llama32_1b", peft_scheme="none"),
+     lambda: llm.llama32_1b.finetune_recipe(name="cantonese_sft", num_gpus_per_node=1, peft_scheme="none"),
+     NOT_RESHAPED),
+], ids=["cpt-qwen25_500m", "cpt-llama32_1b", "pretrain-tiny-on-llama32_1b", "sft-lora-qwen25_500m",
+        "sft-full-llama32_1b"])
+def test_recipes_are_nemos_own_except_where_listed(ours, theirs, allowed):
+    """Trainer, strategy (DDP config), precision plugin, optimizer, logging and resume are NeMo's recipe's; only the
+    fields `OURS` names (each with its reason) differ."""
+    mine, nemo = ours(), theirs()
+    changed = differences(mine, nemo)
+    assert changed, "nothing of ours was applied"
+    assert sorted(p for p in changed if not covered(p, allowed)) == []
+
+
+def test_clipping_is_the_optimizers_as_in_nemo():
+    """bf16's MegatronMixedPrecision refuses trainer-level clipping at the first step: clip only in the optimizer."""
+    for recipe in (nr.cantonese_pretrain(), nr.cantonese_cpt(), nr.cantonese_sft()):
+        assert recipe.trainer.gradient_clip_val is None
+        assert recipe.optim.config.clip_grad == 1.0
+        assert recipe.trainer.plugins.__fn_or_cls__.__name__ == "MegatronMixedPrecision"
+
+
 def test_each_factory_builds_in_nemo_shape():
     pretrain, cpt, sft = nr.cantonese_pretrain(), nr.cantonese_cpt(), nr.cantonese_sft()
     assert isinstance(pretrain, nemo_run.Partial)
     assert pretrain.__fn_or_cls__ is launch.pretrain and cpt.__fn_or_cls__ is launch.pretrain
     assert sft.__fn_or_cls__ is launch.finetune
+    assert inspect.signature(launch.pretrain) == inspect.signature(llm.pretrain)
     assert pretrain.data.__fn_or_cls__.__name__ == "PreTrainingDataModule"
     assert sft.data.__fn_or_cls__.__name__ == "ChatDataModule" and sft.data.use_hf_tokenizer_chat_template
     assert cpt.resume.restore_config.path == "demo_out/checkpoints/qwen25_500m_canto"
+    assert sft.resume.restore_config.path == "demo_out/checkpoints/qwen25_500m_canto"
     assert cpt.model.config.__fn_or_cls__.__name__ == "Qwen25Config500M"
     assert pretrain.model.config.num_layers == 4  # the tiny default
+    assert sft.peft.__fn_or_cls__.__name__ == "LoRA" and nr.cantonese_sft(peft_scheme="none").peft is None
 
 
-def test_hydra_groups_and_overrides_land_in_the_right_fields():
-    p = nr.cantonese_pretrain(overrides="model=small_125m parallelism=node_8gpu schedule=pretrain "
-                                        "schedule.max_steps=123 data.global_batch_size=64 demo_dir=/data/x")
+def test_groups_arguments_and_overrides_land_in_the_right_fields():
+    p = nr.cantonese_pretrain(model="small_125m", num_gpus_per_node=8, schedule="pretrain", demo_dir="/data/x",
+                              overrides="schedule.max_steps=123 data.global_batch_size=64")
     assert (p.model.config.num_layers, p.model.config.hidden_size) == (12, 768)
     assert p.trainer.devices == 8 and p.trainer.max_steps == 123 and p.trainer.num_nodes == 1
-    assert p.data.global_batch_size == 64 and p.data.seq_length == 2048
+    assert p.data.global_batch_size == 64 and p.data.seq_length == 2048 == p.model.config.seq_length
     assert p.data.paths["train"] == ["1.0", "/data/x/megatron/canto_bpe8k_train_text_document"]
     assert p.data.tokenizer.pretrained_model_name == "/data/x/tokenizer"
     assert p.optim.config.lr == 3e-4 and p.optim.lr_scheduler.warmup_steps == 500
     assert p.optim.config.weight_decay == 0.1
-    cpt = nr.cantonese_cpt(overrides="model=qwen25_1p5b parallelism=nodes_4x8_tp2")
+    cpt = nr.cantonese_cpt(model="qwen25_1p5b", num_nodes=4, num_gpus_per_node=8, tensor_parallelism=2,
+                           sequence_parallelism=True)
     assert cpt.model.config.__fn_or_cls__.__name__ == "Qwen25Config1P5B"
     assert cpt.data.paths["train"] == ["0.8", "demo_out/megatron/canto_qwen2.5_train_text_document",
                                        "0.2", "demo_out/megatron/replay_zh_qwen2.5_train_text_document"]
     assert cpt.optim.config.lr == 3e-5  # continued pretraining: ten times below pretraining
     assert cpt.trainer.strategy.tensor_model_parallel_size == 2 and cpt.trainer.num_nodes == 4
+    assert cpt.trainer.strategy.sequence_parallel is True
 
 
 def test_a_model_outside_the_table_is_refused():
-    with pytest.raises(ValueError, match="not one of"):
-        nr.cantonese_pretrain(overrides="model.config=os.system")
+    with pytest.raises(ValueError, match="not one of NeMo's recipes"):
+        nr.cantonese_pretrain(overrides="model.recipe=os")
 
 
-def test_vocab_size_comes_from_the_tokenizer(demo_like):
-    p = nr.cantonese_pretrain(overrides=f"demo_dir={demo_like}")
-    meta = json.loads((demo_like / "tokenizer" / "canto_tokenizer.json").read_text())
-    assert p.model.config.vocab_size == meta["padded_vocab_size"] == 3072
+def test_building_a_recipe_reads_no_file(tmp_path):
+    """The vocabulary is left to NeMo (it pads the tokenizer's); nothing needs to exist until launch."""
+    p = nr.cantonese_pretrain(demo_dir=str(tmp_path / "nowhere"))
+    assert p.model.config.vocab_size is None
+    assert not (tmp_path / "nowhere").exists()
 
 
-def test_yaml_and_nemo_run_serialisation_round_trip():
-    """The resolved Hydra config saved as YAML rebuilds the same recipe; NeMo-Run's own serialisation (what it ships
-    to executors) round-trips too."""
-    from omegaconf import OmegaConf
-
-    for factory, config in ((nr.cantonese_pretrain, "pretrain"), (nr.cantonese_cpt, "cpt"), (nr.cantonese_sft, "sft")):
-        cfg = nr.compose(config, "model=llama32_1b parallelism=node_8gpu")
-        saved = OmegaConf.to_yaml(cfg, resolve=True)
-        assert nr.build(OmegaConf.create(saved)) == factory(overrides="model=llama32_1b parallelism=node_8gpu")
-        partial = factory()
+def test_serialisation_round_trips():
+    """NeMo-Run's own serialisation (what it ships to executors) round-trips, and the checked fn keeps its home."""
+    for partial in (nr.cantonese_pretrain(), nr.cantonese_cpt(), nr.cantonese_sft()):
         assert ZlibJSONSerializer().deserialize(ZlibJSONSerializer().serialize(partial)) == partial
-        assert "_target_: recipes.launch." in YamlSerializer().serialize(partial)  # what `--to-yaml` writes
+        assert "_target_: canto_nemo.recipes.launch." in YamlSerializer().serialize(partial)  # what `--to-yaml` writes
 
 
 def test_a_good_config_passes_the_checks(demo_like):
@@ -101,7 +163,7 @@ def test_a_good_config_passes_the_checks(demo_like):
 
 @pytest.mark.parametrize(("change", "message"), [
     (lambda p: setattr(p.data, "paths", {"train": ["1.0", "/nope/x_text_document"]}), "/nope/x_text_document.bin"),
-    (lambda p: setattr(p.model.config, "vocab_size", 1000), "does not match the tokenizer's padded vocabulary 3072"),
+    (lambda p: setattr(p.model.config, "vocab_size", 1000), "model vocab_size 1000 is smaller than the tokenizer's"),
     (lambda p: setattr(p.data, "seq_length", 1024), "data seq_length 1024 differs from the model's seq_length 2048"),
     (lambda p: (setattr(p.trainer, "devices", 8), setattr(p.data, "global_batch_size", 12)),
      "global_batch_size 12 is not a multiple of micro_batch_size 4 x data parallel 8"),
@@ -122,10 +184,14 @@ def test_each_check_fires_on_a_bad_config(demo_like, change, message):
         launch.check(p.model, p.data, p.trainer, available_gpus=8)
 
 
-def test_cpt_needs_its_base_checkpoint(demo_like):
-    p = nr.cantonese_cpt(overrides=f"demo_dir={demo_like}")
+def test_cpt_needs_its_base_checkpoint_with_the_vocabulary_nemo_will_pad_to(demo_like):
+    p = nr.cantonese_cpt(demo_dir=str(demo_like), overrides=f"data.tokenizer={demo_like}/tokenizer")
     found = launch.problems(p.model, p.data, p.trainer, available_gpus=1, resume=p.resume)
     assert any(f"base checkpoint {demo_like}/checkpoints/qwen25_500m_canto does not exist" in f for f in found)
+    assert not any("vocabulary" in f for f in found)  # NeMo pads 3000 tokens to 3072, as the resize did
+    p.model.config.make_vocab_size_divisible_by = 2048  # NeMo would pad to 4096: the checkpoint has 3072 rows
+    found = launch.problems(p.model, p.data, p.trainer, available_gpus=1, resume=p.resume)
+    assert any("the model's vocabulary 4096 does not match the tokenizer's padded vocabulary 3072" in f for f in found)
 
 
 def test_no_gpu_is_named_before_nemo_fails(demo_like):
@@ -141,14 +207,14 @@ def _nemo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.slow
 def test_dry_runs_through_the_real_nemo_cli(tmp_path):
-    done = _nemo("pretrain", "--factory", "cantonese_pretrain(overrides='model=small_125m')", "trainer.max_steps=7",
+    done = _nemo("pretrain", "--factory", "cantonese_pretrain(model='small_125m')", "trainer.max_steps=7",
                  "--dryrun", "-y", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Dry run for task recipes.launch:pretrain" in done.stdout
+    assert "Dry run for task canto_nemo.recipes.launch:pretrain" in done.stdout
     assert "max_steps=7" in done.stdout and "num_layers=12" in done.stdout
     done = _nemo("finetune", "--factory", "cantonese_sft", "--dryrun", "-y", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Dry run for task recipes.launch:finetune" in done.stdout and "ChatDataModule" in done.stdout
+    assert "Dry run for task canto_nemo.recipes.launch:finetune" in done.stdout and "ChatDataModule" in done.stdout
     assert not any(tmp_path.iterdir())  # a dry run touches nothing
 
     # A sweep candidate's command is a real `nemo llm pretrain` command line.
@@ -177,10 +243,21 @@ def test_autoconfigurator_grid_for_a_small_cluster(tmp_path):
         assert candidate.data.micro_batch_size == r["micro_batch"] and candidate.trainer.max_steps == 30
         assert candidate.model.config.__fn_or_cls__.__name__ == "Llama32Config1B"
         assert candidate.log.log_dir == str(tmp_path / "sweep" / "logs") and candidate.log.name == r["name"]
+        assert candidate.__fn_or_cls__ is launch.pretrain
     with pytest.raises(FileExistsError):
         sw.generate("cantonese_pretrain", 1, 4, str(tmp_path / "sweep"), progress=lambda s: None)
     with pytest.raises(ValueError, match="pretraining recipes"):
         sw.generate("cantonese_sft", 1, 4, str(tmp_path / "other"), progress=lambda s: None)
+
+
+def test_the_default_sweep_runs_and_impossible_layouts_are_named(tmp_path):
+    said = []
+    rows = sw.generate("cantonese_pretrain", 2, 8, str(tmp_path / "sweep"), progress=said.append)
+    assert rows and all(r["tp"] * r["pp"] * r["cp"] * r["dp"] == 16 for r in rows)
+    assert sw.impossible(16, 8, 8, 1, 1, 32) == ("16 GPUs do not divide into tensor x pipeline x context parallel = "
+                                                 "8 x 8 x 1")
+    assert sw.impossible(16, 1, 1, 1, 4, 32) == "global batch 32 is not a multiple of micro batch 4 x data parallel 16"
+    assert sw.impossible(16, 2, 1, 1, 4, 32) is None
 
 
 def test_rank_reads_the_runs_logs(tmp_path):

@@ -12,7 +12,7 @@ import pycantonese
 import pytest
 from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
-from recipes.smoke_train import smoke_train
+from canto_nemo.recipes.smoke_train import smoke_train
 
 EOD = 0
 KEYS = {

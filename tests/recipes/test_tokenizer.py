@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from transformers import AutoTokenizer
 
-from recipes import bpe
-from recipes import tokenizer as tok
+from canto_nemo.recipes import bpe
+from canto_nemo.recipes import tokenizer as tok
 
 CODE_SWITCHED = "我聽朝要submit個report，deadline係Friday 5pm😂"
 EXT_B = "𠮶個人喺𨋢度等緊，佢話𠵱家冇嘢做"  # Extension-B characters: 𠮶 𨋢 𠵱
@@ -181,7 +181,7 @@ def test_bad_input_fails_clearly(tmp_path, corpus):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "x").write_text("x")
-    with pytest.raises(FileExistsError, match="not an empty folder"):
+    with pytest.raises(FileExistsError, match="is not empty: choose another or pass overwrite=true"):
         tok.train(str(corpus), str(taken), progress=lambda s: None)
     with pytest.raises(OSError, match="cannot write into"):
         tok.train(str(corpus), str(tmp_path / "taken" / "x" / "out"), progress=lambda s: None)  # x is a file

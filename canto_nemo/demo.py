@@ -1,0 +1,119 @@
+"""The end-to-end demo (`canto-nemo demo`): curated text -> tokenizers -> Megatron data -> smoke training, on the
+LIHKG posts in ../shared/data and the corpora pycantonese ships. Each step is the same call its own command makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def shared_data() -> Path:
+    """../shared/data beside the repository (or CANTO_NEMO_SHARED_DATA)."""
+    env = os.environ.get("CANTO_NEMO_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def inputs() -> list[str]:
+    found = ["pycantonese:hkcancor", "pycantonese:common_voice", "pycantonese:ctcpc"]
+    lihkg = shared_data() / "lihkg"
+    if lihkg.is_dir():
+        found.insert(0, str(lihkg))
+    else:
+        print(f"canto-nemo demo: {lihkg} is not there; curating the packaged corpora only", file=sys.stderr)
+    return found
+
+
+def run(output: str = "demo_out", steps: int = 300, overwrite: bool = True) -> int:
+    """The whole demo into `output` (by default rewritten on every run: it is the demo's own folder)."""
+    from canto_nemo.curator_stages.outputs import prepare_output_dir
+    from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
+
+    prepare_output_dir(output, overwrite)
+    sources = inputs()
+    print(f"canto-nemo demo [1/5]: curating {', '.join(sources)} into {output}/ (takes a minute or two)")
+    stats = CurationWorkflow.from_config(compose([f"input=[{','.join(sources)}]", f"output={output}"])).run()
+    print_summary(stats, output)
+    if not stats["reconciled"]:
+        return 1
+    return training(Path(output), steps, stats)
+
+
+def print_summary(stats: dict, output: str) -> None:
+    print()
+    print(f"{'stage':<18}{'in':>10}{'rejected':>10}{'out':>10}  reasons")
+    for s in stats["stages"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in list(s["reasons"].items())[:4])
+        print(f"{s['stage']:<18}{s['in']:>10,}{s['rejected']:>10,}{s['out']:>10,}  {reasons}")
+    verdict = "reconciled" if stats["reconciled"] else "NOT RECONCILED: documents were lost"
+    print(f"\ndocuments in {stats['documents_in']:,} = curated {stats['documents_out']:,} + rejected "
+          f"{stats['documents_rejected']:,}: {verdict}  ({stats['elapsed_s']} s)")
+    print(f"curated: {output}/curated/  rejects: {output}/rejects/  stats: {output}/stats.json  "
+          f"report: {output}/report.html")
+
+
+def written_chinese_rejects(out: Path) -> str | None:
+    """The written Chinese the dialect step set aside, as JSONL: the replay part of the continued-pretraining blend."""
+    from canto_nemo.curator_stages.stats import jsonl_records
+
+    lines = [json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n"
+             for r in jsonl_records(out / "rejects") if r.get("reason") == "written_chinese" and r.get("text")]
+    if not lines:
+        return None
+    path = out / "replay" / "written_chinese.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)
+
+
+def training(out: Path, steps: int, stats: dict) -> int:
+    """Curated text -> tokenizers -> Megatron data -> smoke training, then one screen of results."""
+    from canto_nemo.recipes import megatron_data, smoke_train
+    from canto_nemo.recipes import tokenizer as tok
+
+    print("\ncanto-nemo demo [2/5]: training a tokenizer from scratch and extending Qwen2.5's")
+    # A small vocabulary keeps the CPU smoke model's output layer cheap; the extended one is for the NeMo recipes.
+    trained = tok.train(out, str(out / "tokenizer"), vocab_size=8000, overwrite=True)
+    extended = tok.extend("qwen2.5", out, str(out / "tokenizer_qwen2.5"), overwrite=True)
+    print("\ncanto-nemo demo [3/5]: Megatron datasets")
+    data_small = megatron_data.build(out, str(out / "tokenizer"), str(out / "megatron" / "canto_bpe8k"),
+                                     overwrite=True)
+    data_qwen = megatron_data.build(out, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "canto_qwen2.5"),
+                                    overwrite=True)
+    # Replay data for continued pretraining (conf/recipe/data/demo_qwen25_replay.yaml): the written Chinese that
+    # the dialect step set aside, so the base model keeps its written Chinese.
+    replay = written_chinese_rejects(out)
+    if replay is not None:
+        try:
+            megatron_data.build(replay, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "replay_zh_qwen2.5"),
+                                overwrite=True)
+        except ValueError as err:  # too few documents for a validation split: the replay is optional
+            print(f"canto-nemo demo: no replay dataset ({err})", file=sys.stderr)
+            replay = None
+    print(f"\ncanto-nemo demo [4/5]: smoke training a tiny GPT on CPU ({steps} steps)")
+    result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
+                                            steps=steps, overwrite=True)
+    print("\ncanto-nemo demo [5/5]: fertility on held-out curated text (the validation documents)")
+    valid = megatron_data.validation_texts(out, data_small["validation_fraction"])
+    _, table = tok.fertility_table(["qwen2.5", str(out / "tokenizer_qwen2.5"), str(out / "tokenizer")], valid)
+
+    print("\n" + "=" * 100)
+    print(f"curated      {stats['documents_in']:,} documents in -> {stats['documents_out']:,} kept "
+          f"(reconciled), {out}/report.html")
+    print(f"tokenizers   trained {trained['vocab_size']:,} tokens: {out}/tokenizer;  Qwen2.5 extended "
+          f"{extended['base_vocab_size']:,} -> {extended['vocab_size']:,} (padded {extended['padded_vocab_size']:,}): "
+          f"{out}/tokenizer_qwen2.5")
+    for name, m in (("canto_bpe8k", data_small), ("canto_qwen2.5", data_qwen)):
+        print(f"megatron     {out}/megatron/{name}_*: {m['splits']['train']['documents']:,} train / "
+              f"{m['splits']['validation']['documents']:,} validation documents, "
+              f"{sum(s['tokens'] for s in m['splits'].values()):,} tokens")
+    if replay is not None:
+        print(f"replay       {out}/megatron/replay_zh_qwen2.5_*: the written Chinese set aside by the dialect step, "
+              "blended into continued pretraining")
+    print(f"smoke train  {result['parameters']:,} parameters, {result['steps']} steps: validation perplexity "
+          f"{result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f} "
+          f"({result['tokens_per_second']:,.0f} tokens/s)")
+    print(table)
+    print("=" * 100)
+    return 0 if result["valid_ppl_after"] <= result["valid_ppl_before"] / 2 else 1
