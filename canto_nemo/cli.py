@@ -33,7 +33,8 @@ commands:
   sweep          recipe=NAME nodes=N gpus_per_node=G output=DIR   NeMo AutoConfigurator candidates; sweep run|rank
   demo           [output=DIR]   curated text -> tokenizers -> Megatron data -> smoke training, end to end
 
-Run `canto-nemo COMMAND --help` for a command's options."""
+Run `canto-nemo COMMAND --help` for a command's options. Every command takes verbose=true to show the engines'
+own logs (Ray, NeMo Curator, NeMo) as well as its one line per step."""
 
 CURATE_HELP = """usage: canto-nemo curate input=PATH output=DIR [pipeline=NAME] [dialect=POLICY] [key=value ...]
 
@@ -315,6 +316,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from hydra.errors import HydraException
 
+    from canto_nemo.curator_stages.ray_env import configure_logging
+
+    # Every command is quiet unless asked: one line per step; verbose=true shows the engines' own logs too.
+    verbose = any(a.lower() in ("verbose=true", "verbose=1") for a in rest)
+    configure_logging(verbose)
+    if command not in ("curate", "dedup"):  # the curation config has the option itself
+        rest = [a for a in rest if not a.lower().startswith("verbose=")]
     try:
         return COMMANDS[command](rest)
     except (OSError, ValueError, HydraException) as err:

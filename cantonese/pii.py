@@ -23,6 +23,12 @@ def hkid_is_valid(candidate: str) -> bool:
     return check == ("A" if expected == 10 else str(expected))
 
 
+def hkid_is_redacted(candidate: str) -> bool:
+    """The written form, check digit in brackets (A123456(7)), is an HKID whatever its check digit says: a typo is
+    still someone's ID. A bare run of letters and digits (A1234567) is one only when its check digit is right."""
+    return bool(re.search(r"[(（][0-9A][)）]$", candidate.strip())) or hkid_is_valid(candidate)
+
+
 def luhn_is_valid(candidate: str) -> bool:
     digits = [int(c) for c in candidate if c.isdigit()]
     if not 13 <= len(digits) <= 19:
@@ -48,7 +54,7 @@ PATTERNS: tuple[PiiPattern, ...] = (
     PiiPattern(
         "HKID",
         re.compile(_NOT_ALNUM_BEFORE + r"[A-Z]{1,2}\d{6}\s?(?:[(（][0-9A][)）]|[0-9A])" + _NOT_ALNUM_AFTER),
-        hkid_is_valid,
+        hkid_is_redacted,
     ),
     PiiPattern(
         "CARD", re.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid

@@ -1,8 +1,9 @@
 """Exact dedup, in NeMo Curator's identify-then-remove shape.
 
 1. `ExactHashStage` adds a hash of the normalised text (whitespace removed) to every document.
-2. `find_exact_duplicates` reads only (id, hash) of the whole corpus and picks, per hash, the smallest id as the
-   survivor: deterministic, whatever the order or partitioning of the input.
+2. `find_exact_duplicates` reads only (key, hash) of the whole corpus and picks, per hash, the smallest key
+   ("<source>:<line>", unique even where users' ids are not) as the survivor: deterministic, whatever the order or
+   partitioning of the input.
 3. `DuplicateRemover` drops the duplicates batch by batch and writes each to the rejects with the id it duplicates.
 """
 
@@ -15,13 +16,14 @@ from functools import cache
 import fsspec
 import pandas as pd
 import pyarrow.dataset as pads
+import pyarrow.parquet as pq
 import xxhash
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch
 
+from canto_nemo.curator_stages.columns import HASH_COLUMN, KEY, drop_internal
 from canto_nemo.curator_stages.rejects import write_rejects
 
-HASH_COLUMN = "_exact_hash"
 _WHITESPACE = re.compile(r"\s+")
 
 
@@ -47,29 +49,41 @@ class ExactHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
                              _stage_perf=batch._stage_perf)
 
 
-def find_exact_duplicates(parquet_dir: str) -> pd.DataFrame:
-    """(id, duplicate_of) for every document whose hash an earlier (smaller) id already has."""
-    table = pads.dataset(parquet_dir, format="parquet").to_table(columns=["id", HASH_COLUMN])
-    df = table.to_pandas().sort_values(["id"], kind="stable")
-    survivor = df.groupby(HASH_COLUMN, sort=False)["id"].transform("first")
-    duplicates = df[df["id"] != survivor]
-    return pd.DataFrame({"id": duplicates["id"].to_numpy(), "duplicate_of": survivor[duplicates.index].to_numpy()})
+def find_exact_duplicates(parquet_dir: str | list[str]) -> pd.DataFrame:
+    """(KEY, duplicate_of_key) for every document whose hash a document with a smaller key already has."""
+    table = pads.dataset(parquet_dir, format="parquet").to_table(columns=[KEY, HASH_COLUMN])
+    df = table.to_pandas().sort_values([KEY], kind="stable")
+    survivor = df.groupby(HASH_COLUMN, sort=False)[KEY].transform("first")
+    duplicates = df[df[KEY] != survivor]
+    return pd.DataFrame({KEY: duplicates[KEY].to_numpy(), "duplicate_of_key": survivor[duplicates.index].to_numpy()})
+
+
+def with_survivor_ids(duplicates: pd.DataFrame, files: list[str], id_field: str) -> pd.DataFrame:
+    """Adds `duplicate_of`: the user-facing id of each duplicate's survivor (as text: ids may be numbers in one file
+    and text in another), read from pass 1's Parquet files, one file at a time."""
+    wanted = set(duplicates["duplicate_of_key"])
+    ids: dict[str, str] = {}
+    for path in files:
+        table = pq.read_table(path, columns=[KEY, id_field])
+        for key, value in zip(table.column(KEY).to_pylist(), table.column(id_field).to_pylist(), strict=True):
+            if key in wanted:
+                ids[key] = str(value)
+    return duplicates.assign(duplicate_of=duplicates["duplicate_of_key"].map(ids))
 
 
 @cache
-def _duplicate_table(path: str) -> dict[str, str]:
+def _duplicate_table(path: str) -> dict[str, tuple[str, str]]:
     """Loaded once per worker process. (A `setup` would make this an actor stage, and two actor stages in one pass
     hold both CPUs of a small machine while the writer waits for one.)"""
     with fsspec.open(path, "rb") as f:
         table = pd.read_parquet(f)
-    return dict(zip(table["id"], table["duplicate_of"], strict=True))
+    return dict(zip(table[KEY], zip(table["duplicate_of"], table["duplicate_of_key"], strict=True), strict=True))
 
 
 @dataclass
 class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
-    """Drops the ids listed in `duplicates_path` (a Parquet table id, duplicate_of), writing each to the rejects
-    with reason `reason` and the id of its cluster's survivor. Internal columns (names starting with "_": hashes,
-    signatures) go, from the kept documents and the rejects alike: their work is done."""
+    """Drops the documents listed in `duplicates_path` (a Parquet table KEY, duplicate_of, duplicate_of_key), writing
+    each to the rejects with reason `reason`, the id of its cluster's survivor (`duplicate_of`) and `detail`."""
 
     duplicates_path: str
     rejects_path: str | None = None
@@ -78,23 +92,43 @@ class DuplicateRemover(ProcessingStage[DocumentBatch, DocumentBatch]):
     name: str = "exact_dedup"
 
     def inputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], ["id"]
+        return ["data"], [KEY]
 
     def outputs(self) -> tuple[list[str], list[str]]:
         return ["data"], []
 
     def process(self, batch: DocumentBatch) -> DocumentBatch:
-        duplicate_of_id = _duplicate_table(self.duplicates_path)
+        survivors = _duplicate_table(self.duplicates_path)
         df = batch.to_pandas()
-        df = df.drop(columns=[c for c in df.columns if c.startswith("_")])
-        duplicate_of = df["id"].map(duplicate_of_id)
-        dropped = duplicate_of.notna()
+        found = df[KEY].map(survivors)
+        dropped = found.notna()
         if dropped.any() and self.rejects_path is not None:
-            rejected = df[dropped].copy()
+            rejected = drop_internal(df[dropped])
             rejected["stage"] = self.name
             rejected["reason"] = self.reason
-            rejected["duplicate_of"] = duplicate_of[dropped]
-            rejected["detail"] = [self.detail.format(duplicate_of=d) for d in rejected["duplicate_of"]]
+            rejected["duplicate_of"] = [survivor for survivor, _ in found[dropped]]
+            rejected["detail"] = [self.detail.format(duplicate_of=survivor) for survivor, _ in found[dropped]]
             write_rejects(self.rejects_path, self.name, batch.task_id, rejected)
         return DocumentBatch(dataset_name=batch.dataset_name, data=df[~dropped], _metadata=batch._metadata,
                              _stage_perf=batch._stage_perf)
+
+
+@dataclass
+class DropInternalColumns(ProcessingStage[DocumentBatch, DocumentBatch]):
+    """The last stage before the curated output is written: the user's fields and ours, nothing internal, and no
+    empty batch (the writers would write an empty file, a blank line for JSONL)."""
+
+    name: str = "drop_internal_columns"
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return ["data"], []
+
+    def process(self, batch: DocumentBatch) -> list[DocumentBatch]:
+        df = batch.to_pandas()
+        if df.empty:  # a batch whose documents were all dropped: no empty file in the output
+            return []
+        return [DocumentBatch(dataset_name=batch.dataset_name, data=drop_internal(df), _metadata=batch._metadata,
+                              _stage_perf=batch._stage_perf)]

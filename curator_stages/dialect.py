@@ -1,6 +1,6 @@
 """The dialect step: a labelling stage, then a policy filter on what it wrote.
 
-`DialectLabeler` runs the pack's detector (built once per worker, in `setup`) and writes `dialect_label`,
+`DialectLabeler` runs the pack's detector (built once per worker process) and writes `dialect_label`,
 `dialect_score` (probability of the pack's target variety) and `dialect_share` (the target variety's share of the
 script characters; null when no sentence carries evidence either way). It drops nothing.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 
 import pandas as pd
 from nemo_curator.stages.base import ProcessingStage
@@ -42,12 +43,11 @@ class DialectLabeler(ProcessingStage[DocumentBatch, DocumentBatch]):
     def outputs(self) -> tuple[list[str], list[str]]:
         return ["data"], list(COLUMNS)
 
-    def setup(self, _=None) -> None:
-        self._detector = get_pack(self.pack).dialect_detector()
-
     def process(self, batch: DocumentBatch) -> DocumentBatch:
-        if self._detector is None:  # called directly, outside an executor
-            self.setup()
+        # Built on first use, once per worker process (cached by the pack). Not in `setup`: that would make this an
+        # actor stage, which Ray Data cannot fuse with its neighbours into one task.
+        if self._detector is None:
+            self._detector = _detector(get_pack(self.pack))
         df = batch.to_pandas()
         results = self._detector.detect_batch(df[self.text_field].tolist())
         df["dialect_label"] = pd.Series([r.label for r in results], index=df.index, dtype=object)
@@ -59,6 +59,11 @@ class DialectLabeler(ProcessingStage[DocumentBatch, DocumentBatch]):
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_detector": None}  # rebuilt on the worker
+
+
+@cache
+def _detector(pack: LanguagePack) -> DialectDetector:
+    return pack.dialect_detector()
 
 
 class DialectPolicy(DocumentFilter):

@@ -21,11 +21,9 @@ from nemo_curator.tasks import DocumentBatch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from canto_nemo.curator_stages.columns import BANDS_COLUMN, KEY, SIGNATURE_COLUMN
 from canto_nemo.curator_stages.language_pack import LanguagePack
 from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, resolve_device, signatures
-
-SIGNATURE_COLUMN = "_minhash"
-BANDS_COLUMN = "_lsh_bands"
 
 
 @dataclass
@@ -78,21 +76,23 @@ def _candidate_pairs(bands: np.ndarray) -> np.ndarray:
     return np.unique(np.concatenate(pairs), axis=0)
 
 
-def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[str] | None = None) -> pd.DataFrame:
-    """(id, duplicate_of) for every document in a near-duplicate cluster but its smallest id."""
+def find_fuzzy_duplicates(parquet_dir: str | list[str], config: MinHashConfig, exclude: set[str] | None = None
+                          ) -> pd.DataFrame:
+    """(KEY, duplicate_of_key) for every document in a near-duplicate cluster but the one with the smallest key.
+    parquet_dir: pass 1's Parquet (a folder, or a list of files); exclude: keys to leave out (exact duplicates)."""
     dataset = pads.dataset(parquet_dir, format="parquet")
-    table = dataset.to_table(columns=["id", BANDS_COLUMN])
-    all_ids = np.asarray(table.column("id").to_pylist(), dtype=object)
-    rows = np.argsort(all_ids, kind="stable")  # row order = id order, so "first in bucket" is the smallest id
+    table = dataset.to_table(columns=[KEY, BANDS_COLUMN])
+    all_ids = np.asarray(table.column(KEY).to_pylist(), dtype=object)
+    rows = np.argsort(all_ids, kind="stable")  # row order = key order, so "first in bucket" is the smallest key
     if exclude:
         rows = rows[~np.isin(all_ids[rows], list(exclude))]
     ids = all_ids[rows]
     if len(rows) < 2:
-        return pd.DataFrame({"id": [], "duplicate_of": []})
+        return empty_duplicates()
     bands = np.stack(table.column(BANDS_COLUMN).to_numpy(zero_copy_only=False))[rows]
     pairs = _candidate_pairs(bands)
     if len(pairs) == 0:
-        return pd.DataFrame({"id": [], "duplicate_of": []})
+        return empty_duplicates()
 
     involved = np.unique(pairs)
     # Only the candidates' signatures are read: the corpus's stay on disk.
@@ -103,7 +103,7 @@ def find_fuzzy_duplicates(parquet_dir: str, config: MinHashConfig, exclude: set[
 
 def clusters(ids: np.ndarray, pairs: np.ndarray, involved: np.ndarray, signature: torch.Tensor,
              threshold: float) -> pd.DataFrame:
-    """(id, duplicate_of) from candidate pairs. ids: every document, in ascending order (row i is ids[i]); pairs:
+    """(KEY, duplicate_of_key) from candidate pairs. ids: every document's key, in ascending order; pairs:
     (n, 2) rows of candidate documents; involved: the sorted rows that occur in pairs, whose signatures `signature`
     holds in that order. A pair is kept when its signatures agree on at least `threshold` of their minhashes; the
     smallest id of each connected component of kept pairs survives."""
@@ -115,4 +115,8 @@ def clusters(ids: np.ndarray, pairs: np.ndarray, involved: np.ndarray, signature
     _, component = connected_components(graph, directed=False)
     survivor_row = pd.Series(np.arange(len(ids))).groupby(component).transform("min").to_numpy()
     duplicate = survivor_row != np.arange(len(ids))
-    return pd.DataFrame({"id": ids[duplicate], "duplicate_of": ids[survivor_row[duplicate]]})
+    return pd.DataFrame({KEY: ids[duplicate], "duplicate_of_key": ids[survivor_row[duplicate]]})
+
+
+def empty_duplicates() -> pd.DataFrame:
+    return pd.DataFrame({KEY: pd.Series([], dtype=object), "duplicate_of_key": pd.Series([], dtype=object)})

@@ -32,7 +32,8 @@ import pyarrow.parquet as pq
 import torch
 from loguru import logger
 
-from canto_nemo.curator_stages.fuzzy_dedup import clusters, star_pairs
+from canto_nemo.curator_stages.columns import KEY
+from canto_nemo.curator_stages.fuzzy_dedup import clusters, empty_duplicates, star_pairs
 from canto_nemo.curator_stages.language_pack import LanguagePack
 from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
@@ -88,13 +89,13 @@ def workflow_kwargs(config: MinHashConfig) -> dict:
 def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, pack: LanguagePack | str | None,
             text_field: str = "text",
             exclude: set[str] | None = None) -> list[str]:
-    """Writes WORK/input/part-NNNNN.parquet (id, _shingle_text), batch by batch; returns the files in order."""
+    """Writes WORK/input/part-NNNNN.parquet (our KEY, _shingle_text), batch by batch; returns the files in order."""
     out = Path(work_dir).resolve() / "input"  # absolute: Ray workers open these paths
     out.mkdir(parents=True, exist_ok=True)
     dataset = pads.dataset(parquet_dir, format="parquet")
     files = []
-    for batch in dataset.to_batches(columns=["id", text_field], batch_size=ROWS_PER_FILE):
-        ids = batch.column("id").to_pylist()
+    for batch in dataset.to_batches(columns=[KEY, text_field], batch_size=ROWS_PER_FILE):
+        ids = batch.column(KEY).to_pylist()
         texts = batch.column(text_field).to_pylist()
         if exclude:
             keep = [i for i, doc_id in enumerate(ids) if doc_id not in exclude]
@@ -102,7 +103,7 @@ def prepare(parquet_dir: str, work_dir: str, config: MinHashConfig, pack: Langua
         if not ids:
             continue
         path = str(out / f"part-{len(files):05d}.parquet")
-        table = pa.table({"id": ids, SHINGLE_TEXT: normalise_for_shingles(texts, config, pack)})
+        table = pa.table({KEY: ids, SHINGLE_TEXT: normalise_for_shingles(texts, config, pack)})
         pq.write_table(table, path)
         files.append(path)
     return files
@@ -121,13 +122,13 @@ def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None
 
 
 def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> pd.DataFrame:
-    """(id, duplicate_of) from what FuzzyDeduplicationWorkflow left in WORK/output and WORK/cache."""
+    """(KEY, duplicate_of_key) from what FuzzyDeduplicationWorkflow left in WORK/output and WORK/cache."""
     from nemo_curator.stages.deduplication.id_generator import IdGeneratorBase  # imports Ray, not RAPIDS
 
     generator = IdGeneratorBase.from_disk(str(Path(work_dir) / "output" / ID_GENERATOR_FILE))
     ours, theirs = [], []
     for path in files:
-        ids = pq.read_table(path, columns=["id"]).column("id").to_pylist()
+        ids = pq.read_table(path, columns=[KEY]).column(KEY).to_pylist()
         try:
             low, high = generator.get_batch_range(files=[path], key=None)  # the range of the file group [path]
         except KeyError:
@@ -146,7 +147,7 @@ def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> p
     cache = Path(work_dir) / "cache"
     pairs = _bucket_pairs(cache, their_id)
     if len(pairs) == 0:
-        return pd.DataFrame({"id": [], "duplicate_of": []})
+        return empty_duplicates()
 
     involved = np.unique(pairs)
     # Only the candidates' minhashes are read, in our row order.
@@ -193,6 +194,6 @@ def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHas
     shutil.rmtree(work_dir, ignore_errors=True)  # a cache left by an earlier run would be read back as this one's
     files = prepare(parquet_dir, work_dir, config, pack, text_field, exclude)
     if len(files) == 0:
-        return pd.DataFrame({"id": [], "duplicate_of": []})
+        return empty_duplicates()
     run_workflow(files, work_dir, config)
     return read_duplicates(files, work_dir, config)

@@ -1,11 +1,17 @@
 """Readers: JSONL, Parquet, TSV, CoNLL-U, plain text and the packaged corpora of the registered language packs
 (`SCHEME:NAME`, e.g. pycantonese:hkcancor), into Curator DocumentBatches.
 
-Every document gets a stable id, "<source>:<line>" (the path relative to the input it came from, and its 1-based line,
-or row for Parquet), and keeps its source. A record that cannot be read (invalid UTF-8, bad JSON, no text field, a
-text that is not a string, empty or holding NUL bytes) is not a crash and not a silent drop: it is written to the
-rejects with stage "read", a reason and a detail naming the file and line. Each reader task also records how many
-records it saw, so the workflow can prove that nothing was lost.
+A user's records round-trip: every field of a record becomes a column under its own name (the text in `text_field`,
+the id in `id_field`); only where a record has no id does the reader make one, "<source>:<line>" (the path relative
+to the input it came from, and its 1-based line, or row for Parquet). Two columns say where a document came from,
+`source` and `line`, unless the record has fields of those names. Internal columns start with "_" (`KEY`, a unique
+"<source>:<line>" for the dedup steps) and are dropped before anything is written for the user.
+
+Nothing unreadable stops a run or disappears: a line that is not valid in the file's encoding, bad or too deeply
+nested JSON, a record without a string text, empty text, NUL bytes, a compressed file that ends early, a file that
+cannot be parsed at all: each is a reject of stage "read" with a reason and a detail naming the file and line (or
+byte offset), holding the raw line whole and, where it parsed, the record's fields. Records before a corruption are
+kept. Each reader task records how many records it saw, so the workflow can prove that nothing was lost.
 
 Stage 1, `InputPartitioner`: the input paths -> one FileGroupTask per file (or per byte range of a large
 line-oriented file). Stage 2, `RecordReader`: a FileGroupTask -> DocumentBatches of at most `batch_size` documents.
@@ -17,22 +23,26 @@ import gzip
 import io
 import json
 import os
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import fsspec
 import pandas as pd
+import pyarrow as pa
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch, EmptyTask, FileGroupTask
 
+from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.language_pack import corpus_reader
 from canto_nemo.curator_stages.rejects import open_in_folder, write_rejects
 
 LINE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "txt", ".tsv": "tsv"}
 FORMATS = {**LINE_FORMATS, ".conllu": "conllu", ".parquet": "parquet"}
 SPLITTABLE = {"jsonl", "txt"}
-DOCUMENT_COLUMNS = ("id", "text", "source", "line", "meta")
+# Encodings worth suggesting for Chinese text that is not UTF-8, most specific first (GB18030 decodes almost anything).
+LIKELY_ENCODINGS = ("big5hkscs", "gb18030")
 
 
 def file_format(path: str) -> str | None:
@@ -78,10 +88,11 @@ def partitions(inputs: list[str], split_bytes: int | None = None) -> list[tuple[
     return parts
 
 
-def read_partition(path: str, config: dict, text_field: str = "text") -> Iterator[dict]:
+def read_partition(path: str, config: dict, text_field: str = "text", id_field: str = "id",
+                   encoding: str = "utf-8") -> Iterator[dict]:
     """The records of one partition, outside Ray: documents and `read` rejects (those carry a `reason` and a
     `detail` naming the file and line)."""
-    yield from _records(path, config, text_field)
+    yield from Records(text_field, id_field, encoding).read(path, config)
 
 
 def _byte_ranges(path: str, split_bytes: int) -> list[tuple[int, int, int]]:
@@ -129,14 +140,18 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
 
 @dataclass
 class RecordReader(ProcessingStage[FileGroupTask, DocumentBatch]):
-    """Reads one FileGroupTask into DocumentBatches with columns id, text, source, line, meta.
+    """Reads one FileGroupTask into DocumentBatches: each record's fields as columns (see the module docstring).
 
-    text_field: the field holding the text in JSONL/Parquet records and the column name in TSV files (for TSV,
-        "text_a" is also accepted, as in the LIHKG data). Other fields are kept in `meta`, as a JSON string.
+    text_field: the field holding the text in JSONL/Parquet records and the column in TSV files (for TSV, "text_a"
+        is also accepted, as in the LIHKG data, and read as text_field); plain text, CoNLL-U and packaged corpora put
+        their text there. id_field: the field holding a record's id, made where it is missing. encoding: of the
+        line-oriented files (e.g. big5hkscs, gb18030; ASCII-compatible encodings only).
     rejects_path: where unreadable records go. counts_path: where per-task record counts go.
     """
 
     text_field: str = "text"
+    id_field: str = "id"
+    encoding: str = "utf-8"
     batch_size: int = 5000
     rejects_path: str | None = None
     counts_path: str | None = None
@@ -146,58 +161,220 @@ class RecordReader(ProcessingStage[FileGroupTask, DocumentBatch]):
         return [], []
 
     def outputs(self) -> tuple[list[str], list[str]]:
-        return ["data"], list(DOCUMENT_COLUMNS)
+        return ["data"], [self.id_field, self.text_field, KEY]
 
     def process(self, task: FileGroupTask) -> list[DocumentBatch]:
         config = task.reader_config
-        path = task.data[0]
         good: list[dict] = []
         bad: list[dict] = []
-        for record in _records(path, config, self.text_field):
+        for record in Records(self.text_field, self.id_field, self.encoding).read(task.data[0], config):
             (bad if "reason" in record else good).append(record)
         if self.rejects_path is not None:
             write_rejects(self.rejects_path, self.name, task.task_id, pd.DataFrame(bad))
         if self.counts_path is not None:
-            _write_count(self.counts_path, task.task_id, config["source"], len(good) + len(bad), len(bad))
-        batches = [good[i : i + self.batch_size] for i in range(0, len(good), self.batch_size)] or [[]]
+            _write_count(self.counts_path, task.task_id, config["source"], len(good) + len(bad), len(bad),
+                         _partition_bytes(task.data[0], config))
+        # A partition with nothing readable gives no batch at all: an empty part is never passed on.
         return [
-            DocumentBatch(
-                dataset_name=task.dataset_name,
-                data=pd.DataFrame(rows, columns=list(DOCUMENT_COLUMNS)),
-                _metadata={**task._metadata, "source_files": [*task._metadata.get("source_files", []), str(i)]},
-            )
-            for i, rows in enumerate(batches)
+            DocumentBatch(dataset_name=task.dataset_name, data=records_frame(good[i : i + self.batch_size]),
+                          _metadata={**task._metadata,
+                                     "source_files": [*task._metadata.get("source_files", []), str(i)]})
+            for i in range(0, len(good), self.batch_size)
         ]
 
 
-def _write_count(counts_path: str, task_id: str, source: str, records: int, rejected: int) -> None:
+def records_frame(records: list[dict]) -> pd.DataFrame:
+    """A DataFrame of records whose fields may disagree in type from one record to the next (a JSON field that is a
+    number in one line and text in another): a column Arrow cannot hold as one type is kept as JSON text."""
+    columns = list(dict.fromkeys(k for r in records for k in r))
+    df = pd.DataFrame({c: pd.Series([r.get(c) for r in records], dtype=object) for c in columns})
+    for column in columns:
+        values = df[column].tolist()
+        try:
+            pa.array(values, from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+            df[column] = pd.Series([v if v is None or isinstance(v, str) else
+                                    json.dumps(v, ensure_ascii=False, default=str) for v in values],
+                                   index=df.index, dtype=object)
+    return df
+
+
+def _write_count(counts_path: str, task_id: str, source: str, records: int, rejected: int, size: int) -> None:
+    """The task's counts (what reconciliation starts from), the bytes it covered (progress), and the Ray node that
+    read it (where a cluster did its work)."""
+    node = None
+    try:
+        import ray
+
+        if ray.is_initialized():
+            node = ray.get_runtime_context().get_node_id()
+    except ImportError:
+        pass
     with open_in_folder(counts_path, f"{task_id}.json") as f:
-        json.dump({"source": source, "records": records, "rejected": rejected}, f)
+        json.dump({"source": source, "records": records, "rejected": rejected, "bytes": size, "node": node}, f)
 
 
-def _document(source: str, line: int, text: object, meta: dict | None = None) -> dict:
-    """A good record, or a rejected one when its text is unusable."""
-    # Other fields travel as one JSON string: records of one batch may disagree on their types.
-    meta_json = json.dumps(meta, ensure_ascii=False, default=str) if meta else None
-    record = {"id": f"{source}:{line}", "text": text, "source": source, "line": line, "meta": meta_json}
-    where = f"{source} line {line}"
-    if text is None:
-        return _rejected(source, line, "missing_text", f"{where}: no text field",
-                         raw=json.dumps(meta, ensure_ascii=False))
-    if not isinstance(text, str):
-        return _rejected(source, line, "non_string_text", f"{where}: text is a {type(text).__name__}, not a string",
-                         raw=json.dumps(text, ensure_ascii=False, default=str))
-    if "\x00" in text:
-        return _rejected(source, line, "nul_bytes", f"{where}: text holds NUL bytes (binary data?)",
-                         raw=text.replace("\x00", "\\x00"))
-    if not text.strip():
-        return _rejected(source, line, "empty_text", f"{where}: text is empty or whitespace only", raw=text)
-    return record
+def _partition_bytes(path: str, config: dict) -> int:
+    if config["format"] == "corpus":
+        return 0
+    return config["end"] - config["start"] if config["end"] >= 0 else os.path.getsize(path)
 
 
-def _rejected(source: str, line: int, reason: str, detail: str, raw: str) -> dict:
-    return {"id": f"{source}:{line}", "stage": "read", "reason": reason, "detail": detail,
-            "source": source, "line": line, "raw": raw}
+def _json_raw(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+class Records:
+    """Turns the lines or rows of one partition into document records and `read` rejects."""
+
+    def __init__(self, text_field: str = "text", id_field: str = "id", encoding: str = "utf-8") -> None:
+        self.text_field, self.id_field, self.encoding = text_field, id_field, encoding
+
+    def read(self, path: str, config: dict) -> Iterator[dict]:
+        fmt, source = config["format"], config["source"]
+        self._line = config.get("first_line", 1)  # where a failure of the whole file or of its tail is reported
+        try:
+            if fmt == "corpus":
+                for n, (local_id, text) in enumerate(corpus_reader(path)(), start=1):
+                    yield self.document(source, n, {self.text_field: text}, key=f"{source}:{local_id}")
+            elif fmt == "parquet":
+                yield from self._parquet(path, source)
+            else:
+                yield from self._lines(path, config, fmt, source)
+        except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError) as err:
+            # The whole file (or its tail, after the records already yielded) cannot be read.
+            truncated = isinstance(err, EOFError | zlib.error | gzip.BadGzipFile)
+            reason = "truncated_file" if truncated else "unreadable_file"
+            where = f"after line {self._line - 1}" if self._line > 1 else "at its start"
+            yield self.rejected(source, self._line, reason,
+                                f"{source}: {'compressed data ends early' if truncated else 'cannot be read'} {where} "
+                                f"({type(err).__name__}: {err}); the records before it are kept", raw="")
+
+    def document(self, source: str, line: int, fields: dict, key: str | None = None, raw: str | None = None) -> dict:
+        """A good record, or a rejected one when its text is unusable."""
+        key = key or f"{source}:{line}"
+        text = fields.get(self.text_field)
+        where = f"{source} line {line}"
+        problem = None
+        if text is None:
+            problem = ("missing_text", f"{where}: no {self.text_field!r} field")
+        elif not isinstance(text, str):
+            problem = ("non_string_text", f"{where}: {self.text_field!r} is a {type(text).__name__}, not a string")
+        elif "\x00" in text:
+            problem = ("nul_bytes", f"{where}: text holds NUL bytes (binary data?)")
+        elif not text.strip():
+            problem = ("empty_text", f"{where}: text is empty or whitespace only")
+        if problem:
+            rejected = self.rejected(source, line, *problem, raw=raw if raw is not None else _json_raw(fields),
+                                     key=fields.get(self.id_field) or key)
+            return {**{k: v for k, v in fields.items() if k not in rejected}, **rejected}
+        record = dict(fields)
+        if record.get(self.id_field) is None:
+            record[self.id_field] = key  # made only where the record has none
+        record.setdefault("source", source)
+        record.setdefault("line", line)
+        record[KEY] = key
+        return record
+
+    def rejected(self, source: str, line: int, reason: str, detail: str, raw: str, key: str | None = None) -> dict:
+        return {"id": key or f"{source}:{line}", "stage": "read", "reason": reason, "detail": detail,
+                "source": source, "line": line, "raw": raw.replace("\x00", "\\x00")}
+
+    def _decode(self, raw: bytes, source: str, n: int, first: bool) -> tuple[str | None, dict | None]:
+        try:
+            line = raw.decode(self.encoding)
+        except UnicodeDecodeError as err:
+            hint = _likely_encoding(raw) if self.encoding.lower().replace("-", "") == "utf8" else None
+            advice = f"; it reads as {hint}: pass encoding={hint}" if hint else ""
+            return None, self.rejected(source, n, "invalid_encoding",
+                                       f"{source} line {n}: not valid {self.encoding} at byte {err.start}{advice}",
+                                       raw=raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n"))
+        if first:
+            line = line.removeprefix("\ufeff")  # a byte-order mark, as Windows tools write
+        return line.rstrip("\r\n"), None
+
+    def _lines(self, path: str, config: dict, fmt: str, source: str) -> Iterator[dict]:
+        header: list[str] | None = None
+        for n, raw in enumerate(_raw_lines(path, config["start"], config["end"]), start=config["first_line"]):
+            self._line = n + 1
+            line, problem = self._decode(raw, source, n, first=n == 1)
+            if problem:
+                yield problem
+                continue
+            if fmt == "conllu":
+                yield from self._conllu_line(source, n, line)
+                continue
+            if fmt == "txt":
+                if line.strip():
+                    yield self.document(source, n, {self.text_field: line}, raw=line)
+                continue
+            if fmt == "tsv":
+                if header is None:
+                    header = line.split("\t")
+                    continue
+                yield self._tsv_record(source, n, header, line)
+                continue
+            if not line.strip():
+                continue  # blank lines between JSONL records are not records
+            yield self._json_record(source, n, line)
+
+    def _json_record(self, source: str, n: int, line: str) -> dict:
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            return self.rejected(source, n, "invalid_json", f"{source} line {n}: {err.msg} at column {err.colno}",
+                                 raw=line)
+        except RecursionError:
+            return self.rejected(source, n, "invalid_json", f"{source} line {n}: nested too deeply to parse",
+                                 raw=line)
+        if not isinstance(obj, dict):
+            return self.rejected(source, n, "invalid_json",
+                                 f"{source} line {n}: a JSON {type(obj).__name__}, not an object", raw=line)
+        return self.document(source, n, obj, raw=line)
+
+    def _tsv_record(self, source: str, n: int, header: list[str], line: str) -> dict:
+        column = self.text_field if self.text_field in header else "text_a" if "text_a" in header else None
+        fields = line.split("\t")
+        if column is None:
+            return self.rejected(source, n, "missing_text",
+                                 f"{source} line {n}: no column {self.text_field!r} in the header", raw=line)
+        index = header.index(column)
+        if len(fields) <= index:
+            return self.rejected(source, n, "missing_text",
+                                 f"{source} line {n}: {len(fields)} fields, text is field {index + 1}", raw=line)
+        record = {k: v for k, v in zip(header, fields, strict=False) if k != column}
+        record[self.text_field] = fields[index]
+        return self.document(source, n, record, raw=line)
+
+    def _conllu_line(self, source: str, n: int, line: str) -> Iterator[dict]:
+        """One document per sentence, from its `# text = ` line; the sentence id comes along as `sent_id`."""
+        if line.startswith("# sent_id = "):
+            self._sent_id = line.split("=", 1)[1].strip()
+        elif line.startswith("# text = "):
+            fields = {"sent_id": getattr(self, "_sent_id", None), self.text_field: line.split("=", 1)[1].strip()}
+            yield self.document(source, n, fields, raw=line)
+
+    def _parquet(self, path: str, source: str) -> Iterator[dict]:
+        import pyarrow.parquet as pq
+
+        with fsspec.open(path, "rb") as f:
+            table = pq.read_table(io.BytesIO(f.read()))
+        for n, row in enumerate(table.to_pylist(), start=1):
+            self._line = n + 1
+            yield self.document(source, n, row)
+
+
+def _likely_encoding(raw: bytes) -> str | None:
+    """The Chinese encoding under which an undecodable line reads as mostly Han text, if one does."""
+    for encoding in LIKELY_ENCODINGS:
+        try:
+            text = raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        letters = [c for c in text if c.isalpha()]
+        if letters and sum("\u3400" <= c <= "\u9fff" for c in letters) / len(letters) >= 0.5:
+            return encoding
+    return None
 
 
 def _raw_lines(path: str, start: int, end: int) -> Iterator[bytes]:
@@ -214,81 +391,3 @@ def _raw_lines(path: str, start: int, end: int) -> Iterator[bytes]:
                     break
                 remaining -= len(raw)
             yield raw
-
-
-def _records(path: str, config: dict, text_field: str) -> Iterator[dict]:
-    fmt, source = config["format"], config["source"]
-    if fmt == "corpus":
-        for n, (local_id, text) in enumerate(corpus_reader(path)(), start=1):
-            yield {**_document(source, n, text), "id": f"{source}:{local_id}"}
-        return
-    if fmt == "parquet":
-        yield from _parquet_records(path, source, text_field)
-        return
-    if fmt == "conllu":
-        yield from _conllu_records(path, source)
-        return
-    header: list[str] | None = None
-    for n, raw in enumerate(_raw_lines(path, config["start"], config["end"]), start=config["first_line"]):
-        try:
-            line = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as err:
-            yield _rejected(source, n, "invalid_utf8", f"{source} line {n}: invalid UTF-8 at byte {err.start}",
-                            raw=raw.decode("utf-8", errors="backslashreplace").rstrip("\r\n"))
-            continue
-        if fmt == "txt":
-            if line.strip():
-                yield _document(source, n, line)
-            continue
-        if fmt == "tsv":
-            if header is None:
-                header = line.split("\t")
-                continue
-            yield _tsv_record(source, n, header, line, text_field)
-            continue
-        if not line.strip():
-            continue  # blank lines between JSONL records are not records
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            yield _rejected(source, n, "invalid_json", f"{source} line {n}: {err.msg} at column {err.colno}", raw=line)
-            continue
-        if not isinstance(obj, dict):
-            yield _rejected(source, n, "invalid_json", f"{source} line {n}: a JSON {type(obj).__name__}, not an object",
-                            raw=line)
-            continue
-        text = obj.pop(text_field, None)
-        yield _document(source, n, text, obj)
-
-
-def _tsv_record(source: str, n: int, header: list[str], line: str, text_field: str) -> dict:
-    column = text_field if text_field in header else "text_a" if "text_a" in header else None
-    fields = line.split("\t")
-    if column is None:
-        return _rejected(source, n, "missing_text", f"{source} line {n}: no column {text_field!r} in the header",
-                         raw=line)
-    index = header.index(column)
-    if len(fields) <= index:
-        return _rejected(source, n, "missing_text", f"{source} line {n}: {len(fields)} fields, text is field "
-                         f"{index + 1}", raw=line)
-    meta = {k: v for k, v in zip(header, fields, strict=False) if k != column}
-    return _document(source, n, fields[index], meta)
-
-
-def _parquet_records(path: str, source: str, text_field: str) -> Iterator[dict]:
-    with fsspec.open(path, "rb") as f:
-        df = pd.read_parquet(io.BytesIO(f.read()))
-    for n, row in enumerate(df.to_dict("records"), start=1):
-        text = row.pop(text_field, None)
-        yield _document(source, n, text, row)
-
-
-def _conllu_records(path: str, source: str) -> Iterator[dict]:
-    """One document per sentence, from its `# text = ` line; the sentence id goes into meta."""
-    sent_id = None
-    with fsspec.open(path, "r", encoding="utf-8", errors="strict") as f:
-        for n, line in enumerate(f, start=1):
-            if line.startswith("# sent_id = "):
-                sent_id = line.split("=", 1)[1].strip()
-            elif line.startswith("# text = "):
-                yield _document(source, n, line.split("=", 1)[1].strip(), {"sent_id": sent_id})

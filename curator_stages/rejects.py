@@ -20,6 +20,8 @@ import pandas as pd
 from nemo_curator.stages.text.filters import DocumentFilter, Filter, ScoreFilter
 from nemo_curator.tasks import DocumentBatch
 
+from canto_nemo.curator_stages.columns import drop_internal
+
 REJECT_COLUMNS = ("id", "stage", "reason", "detail")
 
 
@@ -42,6 +44,7 @@ def write_rejects(rejects_path: str, stage: str, task_id: str, rejected: pd.Data
     """One JSONL file per (stage, task): deterministic names, so a re-run overwrites instead of duplicating."""
     if rejected.empty:
         return
+    rejected = drop_internal(rejected)
     columns = [c for c in REJECT_COLUMNS if c in rejected] + [c for c in rejected if c not in REJECT_COLUMNS]
     with open_in_folder(rejects_path, f"{stage}-{task_id or uuid.uuid4().hex}.jsonl") as f:
         for record in rejected[columns].to_dict("records"):

@@ -33,14 +33,14 @@ def _curated_records(folder: Path) -> Iterator[dict]:
         yield from pq.read_table(path).to_pylist()
 
 
-def collect_stats(output: str, stage_names: list[str], counts_path: str, elapsed_s: float) -> dict:
-    out = Path(output)
+def collect_stats(curated: str, rejects: str, stage_names: list[str], counts_path: str, elapsed_s: float) -> dict:
+    """From the curated and rejects folders of a run (before they are committed into the output folder)."""
     documents_in = sum(json.loads(p.read_text())["records"] for p in Path(counts_path).glob("*.json"))
 
     rejected: dict[str, Counter] = defaultdict(Counter)
     examples: dict[tuple[str, str], list[dict]] = defaultdict(list)
     scores: list[float] = []
-    for record in jsonl_records(out / "rejects"):
+    for record in jsonl_records(Path(rejects)):
         stage, reason = record.get("stage", "?"), record.get("reason", "?")
         rejected[stage][reason] += 1
         if len(examples[stage, reason]) < EXAMPLES_PER_REASON:
@@ -53,7 +53,7 @@ def collect_stats(output: str, stage_names: list[str], counts_path: str, elapsed
     lengths: list[int] = []
     labels: Counter = Counter()
     documents_out = 0
-    for record in _curated_records(out / "curated"):
+    for record in _curated_records(Path(curated)):
         documents_out += 1
         lengths.append(len(record.get("text") or ""))
         if record.get("dialect_score") is not None:

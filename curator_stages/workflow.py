@@ -2,9 +2,13 @@
 
 Pass 1 runs a Curator Pipeline (reader, the configured modifiers and filters, an exact-hash stage, a MinHash stage)
 and writes the survivors to Parquet under DIR/_work/. The duplicate finders then read only what they need of the
-whole corpus (ids, hashes, band keys), and pass 2 (another Curator Pipeline) drops the duplicates and writes
-DIR/curated/. Every stage writes what it drops to DIR/rejects/; at the end, documents read = curated + rejected is
-checked and written to DIR/stats.json, and DIR/report.html shows the run to a person.
+whole corpus (keys, hashes, band keys), and pass 2 (another Curator Pipeline) drops the duplicates and writes the
+curated documents. Every stage writes what it drops to the rejects; at the end, documents read = curated + rejected
+is checked and written to DIR/stats.json, and DIR/report.html shows the run to a person.
+
+Nothing half-done looks done: a run writes everything under DIR/_work/ and commits at the end (curated/ and rejects/
+moved into DIR, then stats.json and report.html, then the marker DIR/_SUCCESS, as Spark and Hadoop do). A killed or
+failed run leaves no _SUCCESS, and a new run into that folder refuses, saying what to do.
 
 `CurationWorkflow` is also the schema of conf/curate/config.yaml (`curate_schema`): its fields are the workflow's
 options and their defaults, in this one place. Nothing here imports NeMo Curator (and so Ray) at import time: Ray
@@ -13,18 +17,19 @@ reads its settings when it is imported, and `run` sets them first.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from loguru import logger
-
 from canto_nemo.curator_stages.minhash import MinHashConfig
 from canto_nemo.curator_stages.ray_env import configure_ray
 
 EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
+SUCCESS = "_SUCCESS"
 OUTPUT_FORMATS = ("jsonl", "parquet")
 
 
@@ -44,6 +49,8 @@ class CurationWorkflow:
     stages: dict[str, Any] = field(default_factory=dict)
     dialect: dict[str, Any] = field(default_factory=dict)  # the policy values conf/curate/dialect/ puts here
     text_field: str = "text"  # JSONL/Parquet field (TSV column) holding the text
+    id_field: str = "id"  # the field holding a record's id; made ("<file>:<line>") only where a record has none
+    encoding: str = "utf-8"  # of the line-oriented input files (e.g. big5hkscs, gb18030)
     output_format: str = "jsonl"  # jsonl | parquet
     exact_dedup: bool = True
     fuzzy_dedup: bool = True  # MinHash-LSH near-duplicate removal with `fuzzy`
@@ -56,6 +63,7 @@ class CurationWorkflow:
     split_bytes: int = 256 * 1024 * 1024  # line-oriented files larger than this are read in ranges, in parallel
     executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
     ray: RayConfig = field(default_factory=RayConfig)
+    verbose: bool = False  # the engines' own logs (Ray, Ray Data, NeMo Curator) too, not just a line per step
 
     def __post_init__(self) -> None:
         for name in ("input", "output", "pack"):
@@ -80,6 +88,8 @@ class CurationWorkflow:
             check_backend(self.fuzzy_backend, self.fuzzy, self.ray.address)  # before Ray starts
         out = Path(self.output)
         self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
+        self.paths["staged_curated"] = str(out / "_work" / "curated")  # committed to curated/ at the end
+        self.paths["staged_rejects"] = str(out / "_work" / "rejects")
         self.paths["filtered"] = str(out / "_work" / "filtered")
         self.paths["counts"] = str(out / "_work" / "read_counts")
         self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
@@ -94,9 +104,10 @@ class CurationWorkflow:
 
         from canto_nemo.curator_stages.config import build, check_targets
 
+        # before checking targets imports them (and Ray)
+        configure_ray(OmegaConf.select(cfg, "ray.address"), bool(OmegaConf.select(cfg, "verbose")))
         check_targets(cfg, "config")
         values = OmegaConf.to_container(cfg, resolve=True)
-        configure_ray((values.get("ray") or {}).get("address"))  # before building stages imports Ray
         unknown = set(values) - {f.name for f in fields(cls)}
         if unknown:
             msg = f"unknown option(s) {sorted(unknown)}: see `canto-nemo curate --help`"
@@ -110,34 +121,60 @@ class CurationWorkflow:
         return ["read", *self.stages, *dedup]
 
     def run(self) -> dict:
+        from canto_nemo.curator_stages.progress import ReadProgress, say
         from canto_nemo.curator_stages.readers import expand_inputs
 
-        configure_ray(self.ray.address)  # says so if it comes too late (Ray imported before it)
-        from canto_nemo.curator_stages.report import write_report
-        from canto_nemo.curator_stages.stats import collect_stats
-
+        configure_ray(self.ray.address, self.verbose)  # says so if it comes too late (Ray imported before it)
         started = time.time()
         files = expand_inputs(self.input)  # a missing input fails here, before Ray starts
         middle = self._middle()  # and a stage that is not one
         self._prepare_output()
-        logger.info(f"curating {len(files)} input file(s) into {self.output}")
-        if self.exact_dedup or self.fuzzy_dedup:
-            logger.info("pass 1/2: read, modify, filter and hash")
-            self._run(self._reader() + middle + self._hashing() + [self._parquet(self.paths["filtered"])])
-            self._run(self._identify_and_remove())
-        else:
-            logger.info("pass 1/1: read, modify, filter and write")
-            self._run(self._reader() + middle + [self._writer()])
+        total = sum(os.path.getsize(path) for path, source in files if path != source or Path(path).is_file())
+        say(f"{len(files)} input file(s), {total / 1e6:,.1f} MB -> {self.output}")
+        try:
+            with ReadProgress(self.paths["counts"], total):
+                if self.exact_dedup or self.fuzzy_dedup:
+                    self._step("pass 1/2: read, clean, filter, hash", self._reader() + middle + self._hashing()
+                               + [self._parquet(self.paths["filtered"])])
+                else:
+                    self._step("pass 1/1: read, clean, filter, write", self._reader() + middle + self._finish())
+            if self.exact_dedup or self.fuzzy_dedup:
+                parts = non_empty_parts(self.paths["filtered"])
+                if parts:  # a corpus that filtering emptied has nothing to dedup
+                    self._step("pass 2/2: remove duplicates, write", self._identify_and_remove(parts))
+        except Exception as err:
+            explain_write_error(err, self.output)
+            raise
+        stats = self._commit(time.time() - started)
+        say(f"documents in {stats['documents_in']:,} = curated {stats['documents_out']:,} + rejected "
+            f"{stats['documents_rejected']:,}: {'reconciled' if stats['reconciled'] else 'NOT RECONCILED'} "
+            f"({stats['elapsed_s']} s)")
+        return stats
 
-        stats = collect_stats(self.output, self.stage_names(), self.paths["counts"], time.time() - started)
+    def _step(self, title: str, stages: list) -> None:
+        from canto_nemo.curator_stages.progress import say
+
+        started = time.time()
+        say(f"{title} ...")
+        self._run(stages)
+        say(f"{title}: done in {time.time() - started:.1f} s")
+
+    def _commit(self, elapsed_s: float) -> dict:
+        """Counts what the run staged, then moves it into the output folder; _SUCCESS last."""
+        from canto_nemo.curator_stages.report import write_report
+        from canto_nemo.curator_stages.stats import collect_stats
+
+        for staged in ("staged_curated", "staged_rejects"):
+            Path(self.paths[staged]).mkdir(parents=True, exist_ok=True)  # an empty result has the same shape
+        stats = collect_stats(self.paths["staged_curated"], self.paths["staged_rejects"], self.stage_names(),
+                              self.paths["counts"], elapsed_s)
+        os.replace(self.paths["staged_curated"], self.paths["curated"])
+        os.replace(self.paths["staged_rejects"], self.paths["rejects"])
         write_report(self.output, stats)
         if not self.keep_work:
             shutil.rmtree(self.paths["_work"], ignore_errors=True)
-        level = "info" if stats["reconciled"] else "error"
-        getattr(logger, level)(
-            f"documents in {stats['documents_in']} = curated {stats['documents_out']} + rejected "
-            f"{stats['documents_rejected']}: {'reconciled' if stats['reconciled'] else 'NOT RECONCILED'}"
-        )
+        (Path(self.output) / SUCCESS).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                                                             "reconciled": stats["reconciled"]}) + "\n")
         return stats
 
     def _reader(self) -> list:
@@ -145,12 +182,20 @@ class CurationWorkflow:
 
         return [
             InputPartitioner(self.input, split_bytes=self.split_bytes),
-            RecordReader(text_field=self.text_field, batch_size=self.batch_size, rejects_path=self.paths["rejects"],
+            RecordReader(text_field=self.text_field, id_field=self.id_field, encoding=self.encoding,
+                         batch_size=self.batch_size, rejects_path=self.paths["staged_rejects"],
                          counts_path=self.paths["counts"]),
         ]
 
     def _middle(self) -> list:
-        return [as_stage(name, obj, self.text_field, self.paths["rejects"]) for name, obj in self.stages.items()]
+        return [as_stage(name, obj, self.text_field, self.paths["staged_rejects"])
+                for name, obj in self.stages.items()]
+
+    def _finish(self) -> list:
+        """The user's fields and ours, nothing internal, into the curated folder."""
+        from canto_nemo.curator_stages.dedup import DropInternalColumns
+
+        return [DropInternalColumns(), self._writer()]
 
     def _hashing(self) -> list:
         from canto_nemo.curator_stages.dedup import ExactHashStage
@@ -161,48 +206,57 @@ class CurationWorkflow:
             hashing.append(MinHashStage(self.fuzzy, pack=self.pack, text_field=self.text_field, device=self.device))
         return hashing
 
-    def _identify_and_remove(self) -> list:
-        """Finds the duplicates over the whole corpus; returns pass 2, which removes them and writes."""
+    def _identify_and_remove(self, parts: list[str]) -> list:
+        """Finds the duplicates over the whole corpus (pass 1's Parquet `parts`); returns pass 2, which removes them
+        and writes."""
         from nemo_curator.stages.text.io.reader import ParquetReader
 
-        from canto_nemo.curator_stages.dedup import DuplicateRemover, find_exact_duplicates
+        from canto_nemo.curator_stages.columns import KEY
+        from canto_nemo.curator_stages.dedup import DuplicateRemover, find_exact_duplicates, with_survivor_ids
         from canto_nemo.curator_stages.fuzzy_dedup import find_fuzzy_duplicates
         from canto_nemo.curator_stages.fuzzy_dedup_rapids import find_fuzzy_duplicates_rapids
+        from canto_nemo.curator_stages.progress import say
 
+        rejects = self.paths["staged_rejects"]
         removers = []
-        exact_ids: set[str] = set()
+        exact_keys: set[str] = set()
         if self.exact_dedup:
-            duplicates = find_exact_duplicates(self.paths["filtered"])
+            duplicates = with_survivor_ids(find_exact_duplicates(parts), parts, self.id_field)
             duplicates.to_parquet(self.paths["duplicates"], index=False)
-            exact_ids = set(duplicates["id"])
-            logger.info(f"found {len(duplicates)} exact duplicate(s)")
-            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=self.paths["rejects"]))
+            exact_keys = set(duplicates[KEY])
+            say(f"exact duplicates: {len(duplicates):,}")
+            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=rejects))
         if self.fuzzy_dedup:
             if self.fuzzy_backend == "nemo_curator":
                 near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy,
-                                                    self.ray.address, self.pack, self.text_field, exact_ids)
+                                                    self.ray.address, self.pack, self.text_field, exact_keys)
             else:
-                near = find_fuzzy_duplicates(self.paths["filtered"], self.fuzzy, exclude=exact_ids)
+                near = find_fuzzy_duplicates(parts, self.fuzzy, exclude=exact_keys)
+            near = with_survivor_ids(near, parts, self.id_field)
             near.to_parquet(self.paths["near_duplicates"], index=False)
-            logger.info(f"found {len(near)} near duplicate(s)")
+            say(f"near duplicates: {len(near):,}")
             detail = (f"near duplicate of {{duplicate_of}} (MinHash estimate of Jaccard similarity >= "
                       f"{self.fuzzy.threshold} over character {self.fuzzy.ngram}-grams)")
-            removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=self.paths["rejects"],
+            removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=rejects,
                                              reason="near_duplicate", detail=detail, name="fuzzy_dedup"))
-        logger.info("pass 2/2: remove duplicates and write")
-        return [ParquetReader(self.paths["filtered"]), *removers, self._writer()]
+        return [ParquetReader(file_paths=parts), *removers, *self._finish()]
 
     def _prepare_output(self) -> None:
         from canto_nemo.curator_stages.outputs import prepare_output_dir
 
+        out = Path(self.output)
+        if not self.overwrite and (out / "_work").is_dir() and not (out / SUCCESS).exists():
+            msg = (f"output folder {out} holds an unfinished run (no {SUCCESS}: it was killed or failed); pass "
+                   "overwrite=true to start it again, or choose another folder")
+            raise FileExistsError(msg)
         prepare_output_dir(self.output, self.overwrite)
 
     def _writer(self):
         if self.output_format == "parquet":
-            return self._parquet(self.paths["curated"])
+            return self._parquet(self.paths["staged_curated"])
         from nemo_curator.stages.text.io.writer import JsonlWriter
 
-        return JsonlWriter(self.paths["curated"])
+        return JsonlWriter(self.paths["staged_curated"])
 
     @staticmethod
     def _parquet(path: str):
@@ -213,7 +267,38 @@ class CurationWorkflow:
     def _run(self, stages: list) -> None:
         from nemo_curator.pipeline import Pipeline
 
+        from canto_nemo.curator_stages.ray_env import quiet_ray_driver
+
+        quiet_ray_driver(self.verbose)
         Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor))
+
+
+def explain_write_error(err: BaseException, output: str) -> None:
+    """A full disk or an unwritable output, wherever in the engines it surfaced (a Ray worker's error reaches the
+    driver as text), as one error naming the path."""
+    import errno
+
+    reasons = {errno.ENOSPC: "No space left on device", errno.EROFS: "Read-only file system",
+               errno.EACCES: "Permission denied", errno.EDQUOT: "Disk quota exceeded"}
+    seen, current = set(), err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in reasons:
+            raise OSError(current.errno, f"cannot write the run's output ({current.filename or output}): "
+                                         f"{current.strerror}") from None
+        current = current.__cause__ or current.__context__ or getattr(current, "cause", None)
+    text = str(err)
+    for code, reason in reasons.items():
+        if reason in text:
+            raise OSError(code, f"cannot write the run's output ({output}): {reason}") from None
+
+
+def non_empty_parts(folder: str) -> list[str]:
+    """Pass 1's Parquet files that hold documents (a task whose documents were all dropped writes an empty one, which
+    NeMo Curator's Parquet reader refuses)."""
+    import pyarrow.parquet as pq
+
+    return [str(p) for p in sorted(Path(folder).glob("*.parquet")) if pq.ParquetFile(p).metadata.num_rows > 0]
 
 
 def make_executor(name: str):

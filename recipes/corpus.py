@@ -8,7 +8,6 @@ silently dropped and not fatal: the callers say how many were skipped.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from collections.abc import Iterator
@@ -54,7 +53,8 @@ def documents(inputs: str | list[str], text_field: str = "text", skipped: Skippe
 
 def partition_documents(path: str, config: dict, text_field: str = "text", skipped: Skipped | None = None
                         ) -> Iterator[tuple[str, str]]:
-    """(id, text) of the readable documents of one input partition (see curator_stages.readers.partitions)."""
+    """(id, text) of the readable documents of one input partition (see curator_stages.readers.partitions): the id
+    a record carries (curation kept the user's, or made "<file>:<line>"), else where it was read from."""
     from canto_nemo.curator_stages.readers import read_partition
 
     for record in read_partition(path, config, text_field):
@@ -62,15 +62,4 @@ def partition_documents(path: str, config: dict, text_field: str = "text", skipp
             if skipped is not None:
                 skipped.add(record["detail"])
             continue
-        yield document_id(record), record["text"]
-
-
-def document_id(record: dict) -> str:
-    """The id a curated record carries (curation gave it one), else where it was read from ("<file>:<line>")."""
-    meta = record.get("meta")
-    if meta and '"id"' in meta:
-        value = json.loads(meta).get("id")
-        if value is not None:
-            return str(value)
-    return record["id"]
-
+        yield str(record["id"]), record[text_field]

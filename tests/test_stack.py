@@ -19,12 +19,19 @@ def test_whole_stack_imports_together():
 
 def test_the_distribution_installs_one_import_root(tmp_path):
     """The folders at the top of the repository install under canto_nemo.*; nothing else lands in site-packages."""
+    import shutil
     import zipfile
     from pathlib import Path
 
     repo = Path(__file__).resolve().parents[1]
+    source = tmp_path / "src"  # a copy: setuptools leaves build/ beside the sources it builds
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "canto_nemo", "curator_stages", "cantonese", "recipes", "conf"):
+        copy = shutil.copytree if (repo / name).is_dir() else shutil.copy
+        copy(repo / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is
+                                              shutil.copytree else {}))
     done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
-                           str(tmp_path), str(repo)], capture_output=True, text=True, timeout=600)
+                           str(tmp_path), str(source)], capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     (wheel,) = tmp_path.glob("canto_nemo-*.whl")
     names = zipfile.ZipFile(wheel).namelist()

@@ -4,6 +4,7 @@ import pandas as pd
 import pytest
 from nemo_curator.tasks import DocumentBatch
 
+from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage
 from canto_nemo.curator_stages.minhash import MinHashConfig
 
@@ -18,7 +19,7 @@ def write_minhash_parts():
         stage = MinHashStage(config or MinHashConfig(), pack="cantonese", device="cpu")
         for i in range(parts):
             chunk = docs[i::parts]
-            df = pd.DataFrame({"id": [d[0] for d in chunk], "text": [d[1] for d in chunk]})
+            df = pd.DataFrame({"id": [d[0] for d in chunk], KEY: [d[0] for d in chunk], "text": [d[1] for d in chunk]})
             stage.process(DocumentBatch(dataset_name="t", data=df)).to_pandas().to_parquet(folder / f"part{i}.parquet")
         return str(folder)
 

@@ -4,7 +4,14 @@ import random
 import pandas as pd
 from nemo_curator.tasks import DocumentBatch
 
-from canto_nemo.curator_stages.dedup import DuplicateRemover, ExactHashStage, exact_hash, find_exact_duplicates
+from canto_nemo.curator_stages.columns import KEY
+from canto_nemo.curator_stages.dedup import (
+    DuplicateRemover,
+    ExactHashStage,
+    exact_hash,
+    find_exact_duplicates,
+    with_survivor_ids,
+)
 
 
 def test_hash_ignores_whitespace_only():
@@ -16,7 +23,7 @@ def _write_partitions(folder, rows, parts):
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(parts):
         chunk = rows[i::parts]
-        df = pd.DataFrame({"id": [r[0] for r in chunk], "text": [r[1] for r in chunk]})
+        df = pd.DataFrame({"id": [r[0] for r in chunk], KEY: [r[0] for r in chunk], "text": [r[1] for r in chunk]})
         out = ExactHashStage().process(DocumentBatch(dataset_name="t", data=df)).to_pandas()
         out.to_parquet(folder / f"part{i}.parquet")
 
@@ -29,16 +36,20 @@ def test_survivor_is_the_smallest_id_whatever_the_order_and_partitioning(tmp_pat
         random.Random(trial).shuffle(shuffled)
         _write_partitions(tmp_path / f"t{trial}", shuffled, parts=trial + 1)
         found = find_exact_duplicates(str(tmp_path / f"t{trial}"))
-        results.append(sorted(zip(found["id"], found["duplicate_of"], strict=True)))
+        results.append(sorted(zip(found[KEY], found["duplicate_of_key"], strict=True)))
     assert results[0] == [("d002", "d000"), ("d004", "d001"), ("d005", "d000")]
     assert all(r == results[0] for r in results)
 
 
-def test_remover_drops_duplicates_and_records_their_survivor(tmp_path):
-    pd.DataFrame({"id": ["b"], "duplicate_of": ["a"]}).to_parquet(tmp_path / "dups.parquet")
+def test_remover_drops_duplicates_and_names_their_survivors_id(tmp_path):
+    """Users' ids need not be unique: the dedup steps go by the internal key and report the survivor's user id."""
+    rows = pd.DataFrame({"id": [7, 7, 9], KEY: ["f:1", "f:2", "f:3"], "text": ["x", "x", "y"]})
+    rows.to_parquet(tmp_path / "part.parquet")
+    duplicates = pd.DataFrame({KEY: ["f:2"], "duplicate_of_key": ["f:1"]})
+    with_survivor_ids(duplicates, [str(tmp_path / "part.parquet")], "id").to_parquet(tmp_path / "dups.parquet")
     stage = DuplicateRemover(str(tmp_path / "dups.parquet"), rejects_path=str(tmp_path / "rejects"))
-    df = pd.DataFrame({"id": ["a", "b", "c"], "text": ["x", "x", "y"], "_exact_hash": ["1", "1", "2"]})
-    kept = stage.process(DocumentBatch(dataset_name="t", data=df)).to_pandas()
-    assert kept["id"].tolist() == ["a", "c"] and "_exact_hash" not in kept
+    kept = stage.process(DocumentBatch(dataset_name="t", data=rows)).to_pandas()
+    assert kept[KEY].tolist() == ["f:1", "f:3"]
     (record,) = [json.loads(line) for p in (tmp_path / "rejects").glob("*.jsonl") for line in p.open()]
-    assert record["reason"] == "exact_duplicate" and record["duplicate_of"] == "a" and record["stage"] == "exact_dedup"
+    assert record["reason"] == "exact_duplicate" and record["duplicate_of"] == "7" and record["stage"] == "exact_dedup"
+    assert record["detail"] == "same text as 7 (whitespace aside)" and KEY not in record

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from canto_nemo.cantonese.variants import converter
+from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage, find_fuzzy_duplicates
 from canto_nemo.curator_stages.minhash import (
     MinHashConfig,
@@ -86,7 +87,7 @@ def test_near_duplicates_found_and_unrelated_real_posts_left_alone(lihkg_posts, 
     docs = [(f"post{i:03d}", p) for i, p in enumerate(originals)]
     docs += [("post000-copy", originals[0] + "\n多謝分享！"), ("post001-copy", originals[1].replace("，", ","))]
     found = find_fuzzy_duplicates(write_minhash_parts(tmp_path / "p", docs, 3), CONFIG)
-    pairs = dict(zip(found["id"], found["duplicate_of"], strict=True))
+    pairs = dict(zip(found[KEY], found["duplicate_of_key"], strict=True))
     assert pairs["post000-copy"] == "post000" and pairs["post001-copy"] == "post001"
     text = dict(docs)
     for duplicate, survivor in pairs.items():  # nothing flagged that is not really close
@@ -102,7 +103,7 @@ def test_result_is_independent_of_order_and_partitioning(lihkg_posts, tmp_path, 
         shuffled = docs[:]
         random.Random(trial).shuffle(shuffled)
         found = find_fuzzy_duplicates(write_minhash_parts(tmp_path / f"t{trial}", shuffled, trial + 1), CONFIG)
-        results.append(sorted(zip(found["id"], found["duplicate_of"], strict=True)))
+        results.append(sorted(zip(found[KEY], found["duplicate_of_key"], strict=True)))
     assert results[0] == results[1] == results[2]
     assert {d for d, _ in results[0]} >= {f"e{i:03d}" for i in range(20)}
 

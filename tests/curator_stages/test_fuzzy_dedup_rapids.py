@@ -17,6 +17,7 @@ import pytest
 from nemo_curator.stages.deduplication.id_generator import CURATOR_DEDUP_ID_STR, IdGeneratorBase
 
 from canto_nemo.curator_stages import fuzzy_dedup_rapids as rapids
+from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.fuzzy_dedup import find_fuzzy_duplicates
 from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 from canto_nemo.curator_stages.workflow import CurationWorkflow
@@ -125,13 +126,13 @@ def test_nemo_curators_output_reads_back_to_the_torch_paths_duplicates(lihkg_pos
     files = rapids.prepare(filtered, str(tmp_path / "work"), CONFIG, "cantonese", exclude=exclude)
     assert len(files) >= 3
     prepared = pd.concat([pq.read_table(p).to_pandas() for p in files])
-    assert set(prepared["id"]) == {d for d, _ in docs} - exclude
+    assert set(prepared[KEY]) == {d for d, _ in docs} - exclude
     assert not prepared[rapids.SHINGLE_TEXT].str.contains(r"[，。！？\s]").any()  # punctuation and spaces gone
 
     write_nemo_outputs(files, tmp_path / "work", seed=1)
     found = rapids.read_duplicates(files, str(tmp_path / "work"), CONFIG)
-    assert sorted(zip(found["id"], found["duplicate_of"], strict=True)) == sorted(
-        zip(expected["id"], expected["duplicate_of"], strict=True))
+    assert sorted(zip(found[KEY], found["duplicate_of_key"], strict=True)) == sorted(
+        zip(expected[KEY], expected["duplicate_of_key"], strict=True))
 
 
 def test_no_shared_bucket_means_no_duplicates(lihkg_posts, tmp_path, write_minhash_parts):

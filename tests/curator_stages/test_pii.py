@@ -19,6 +19,8 @@ def redact(text: str) -> str:
         ("寫信去 chan.tai.man@gmail.com 啦", "寫信去 <EMAIL> 啦"),
         ("身份證A123456(3)", "身份證<HKID>"),
         ("身份證 AB987654(3) 呀", "身份證 <HKID> 呀"),
+        ("身份證A123456(4)", "身份證<HKID>"),  # the written form with a wrong check digit: a typo, still an ID
+        ("身份證Ａ１２３４５６（７）", "身份證Ａ１２３４５６（７）"),  # full-width: the normaliser folds it first
         ("卡號 4111 1111 1111 1111 唔好話人知", "卡號 <CARD> 唔好話人知"),
         ("伺服器 192.168.1.1 死咗", "伺服器 <IP> 死咗"),
     ],

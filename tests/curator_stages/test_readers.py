@@ -10,16 +10,16 @@ from nemo_curator.tasks import EmptyTask
 from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 
 
-def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, text_field: str = "text"):
+def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, **options):
     """Runs both reader stages directly; returns (documents, rejects, total records counted)."""
     rejects, counts = tmp_path / "rejects", tmp_path / "counts"
-    reader = RecordReader(text_field=text_field, batch_size=7, rejects_path=str(rejects), counts_path=str(counts))
+    reader = RecordReader(batch_size=7, rejects_path=str(rejects), counts_path=str(counts), **options)
     docs = []
     for i, task in enumerate(InputPartitioner(paths, split_bytes=split_bytes).process(EmptyTask())):
         task.task_id = f"t{i}"
         for batch in reader.process(task):
             docs.append(batch.to_pandas())
-    documents = pd.concat(docs, ignore_index=True)
+    documents = pd.concat(docs, ignore_index=True) if docs else pd.DataFrame({"id": [], "text": []})
     rejected = [json.loads(line) for p in sorted(rejects.glob("*.jsonl")) for line in p.open(encoding="utf-8")]
     counted = sum(json.loads(p.read_text())["records"] for p in counts.glob("*.json"))
     return documents, rejected, counted
@@ -44,10 +44,10 @@ def test_every_bad_record_is_a_reject_naming_file_and_line(tmp_path):
     documents, rejected, counted = read_all([str(path)], tmp_path)
 
     assert documents["id"].tolist() == ["posts.jsonl:1", "posts.jsonl:11"]
-    assert json.loads(documents["meta"][0]) == {"url": "https://lihkg.com/1"}
+    assert documents["url"][0] == "https://lihkg.com/1"
     assert len(documents["text"][1]) == 3_500_000
     reasons = {r["line"]: r["reason"] for r in rejected}
-    assert reasons == {2: "invalid_json", 3: "invalid_utf8", 4: "missing_text", 5: "non_string_text",
+    assert reasons == {2: "invalid_json", 3: "invalid_encoding", 4: "missing_text", 5: "non_string_text",
                        6: "empty_text", 7: "empty_text", 8: "nul_bytes", 9: "invalid_json"}
     for r in rejected:
         assert r["stage"] == "read" and f"posts.jsonl line {r['line']}" in r["detail"] and "raw" in r
@@ -72,8 +72,8 @@ def test_lihkg_tsv_and_ud_conllu(shared_data, tmp_path):
     ud = documents[documents["source"] == "yue_hk-ud-test.conllu"]
     assert len(lihkg) == 1000 and len(ud) == 1004 and not rejected and counted == 2004
     assert lihkg["id"].iloc[0] == "test.tsv:2"  # line 1 is the header
-    assert json.loads(lihkg["meta"].iloc[0]) == {"label": "25"}
-    assert json.loads(ud["meta"].iloc[0])["sent_id"]
+    assert lihkg["label"].iloc[0] == "25" and lihkg["text"].iloc[0]  # LIHKG's text_a column, read as text
+    assert ud["sent_id"].iloc[0]
 
 
 def test_parquet_and_folders(tmp_path):
@@ -106,3 +106,75 @@ def test_reading_in_byte_ranges_gives_the_same_documents_as_reading_whole(tmp_pa
     assert sorted(whole[0]["id"]) == sorted(split[0]["id"])
     assert sorted(r["id"] for r in whole[1]) == sorted(r["id"] for r in split[1])
     assert whole[2] == split[2] == len(texts)
+
+
+def test_a_users_records_round_trip(tmp_path):
+    """The user's id and every other field come back as columns; an id is made only where a record has none; a
+    field whose type changes between records comes back as JSON text rather than failing the batch."""
+    lines = [{"id": "post-1", "text": "佢哋喺度", "thread": 7, "tags": ["a", "b"]},
+             {"text": "我哋去飲茶", "thread": 8, "tags": ["c"]},
+             {"id": "post-3", "text": "好耐冇見", "thread": "nine"}]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), "utf-8")
+    documents, rejected, _ = read_all([str(tmp_path / "in.jsonl")], tmp_path)
+    assert not rejected
+    assert documents["id"].tolist() == ["post-1", "in.jsonl:2", "post-3"]
+    assert documents["tags"].tolist() == [["a", "b"], ["c"], None]
+    assert documents["thread"].tolist() == ["7", "8", "nine"]  # mixed int and text: JSON text
+    assert documents["_key"].tolist() == ["in.jsonl:1", "in.jsonl:2", "in.jsonl:3"]  # unique, for the dedup steps
+    assert documents["source"].tolist() == ["in.jsonl"] * 3
+
+
+def test_a_read_reject_keeps_the_whole_record(tmp_path):
+    record = {"id": 12345, "text": 12345, "author": "小明"}
+    (tmp_path / "in.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n" + '{"id": "e", "text": "  "}\n',
+                                       encoding="utf-8")
+    _, rejected, _ = read_all([str(tmp_path / "in.jsonl")], tmp_path)
+    by_id = {r["id"]: r for r in rejected}
+    assert by_id[12345]["reason"] == "non_string_text" and by_id[12345]["author"] == "小明"
+    assert json.loads(by_id[12345]["raw"]) == record
+    assert by_id["e"]["reason"] == "empty_text" and json.loads(by_id["e"]["raw"]) == {"id": "e", "text": "  "}
+
+
+def test_inputs_that_used_to_stop_a_run(tmp_path):
+    import gzip
+
+    good = [json.dumps({"text": f"我哋今日去咗飲茶第{i}次"}, ensure_ascii=False) for i in range(40)]
+    whole = gzip.compress(("\n".join(good) + "\n").encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 2 // 3])  # a broken download
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n" + json.dumps({"text": "之後嗰行"}) + "\n")
+    (tmp_path / "binary.txt").write_bytes(bytes(range(256)) * 8)
+    (tmp_path / "bom.jsonl").write_bytes("\ufeff".encode() + json.dumps({"text": "有BOM"}).encode() + b"\n")
+    (tmp_path / "empty.jsonl").write_bytes(b"")
+    documents, rejected, counted = read_all([str(tmp_path)], tmp_path / "out")
+    by_reason = {}
+    for r in rejected:
+        by_reason.setdefault(r["reason"], []).append(r)
+    (cut,) = by_reason["truncated_file"]
+    assert "cut.jsonl.gz: compressed data ends early after line" in cut["detail"]
+    kept_from_cut = documents[documents["source"] == f"{tmp_path.name}/cut.jsonl.gz"]
+    assert 0 < len(kept_from_cut) < 40 and cut["line"] == len(kept_from_cut) + 1  # what came before is kept
+    assert [r["detail"] for r in by_reason["invalid_json"]] == [f"{tmp_path.name}/deep.jsonl line 1: nested too "
+                                                                "deeply to parse"]
+    assert "之後嗰行" in documents["text"].tolist() and "有BOM" in documents["text"].tolist()
+    assert all(r["source"].endswith("binary.txt") for r in by_reason["invalid_encoding"] + by_reason["nul_bytes"])
+    assert counted == len(documents) + len(rejected)
+
+
+def test_other_encodings_are_read_when_named_and_hinted_when_not(tmp_path):
+    lines = ["我哋喺香港食緊嘢，今日好熱呀", "佢話聽日唔得閒"]
+    (tmp_path / "big5.txt").write_bytes(("\n".join(lines) + "\n").encode("big5hkscs"))
+    _, rejected, _ = read_all([str(tmp_path / "big5.txt")], tmp_path / "a")
+    assert {r["reason"] for r in rejected} == {"invalid_encoding"}
+    assert all("it reads as big5hkscs: pass encoding=big5hkscs" in r["detail"] for r in rejected)
+    documents, rejected, _ = read_all([str(tmp_path / "big5.txt")], tmp_path / "b", encoding="big5hkscs")
+    assert documents["text"].tolist() == lines and not rejected
+    (tmp_path / "gb.txt").write_bytes("我们在香港吃饭，今天很热\n".encode("gb18030"))
+    _, rejected, _ = read_all([str(tmp_path / "gb.txt")], tmp_path / "c")
+    assert "pass encoding=gb18030" in rejected[0]["detail"]
+
+
+def test_a_partition_with_nothing_readable_passes_no_batch_on(tmp_path):
+    (tmp_path / "bad.jsonl").write_text("{broken\n")
+    (task,) = InputPartitioner([str(tmp_path / "bad.jsonl")]).process(EmptyTask())
+    task.task_id = "t0"
+    assert RecordReader(rejects_path=str(tmp_path / "r"), counts_path=str(tmp_path / "c")).process(task) == []

@@ -72,7 +72,9 @@ def test_curated_records_carry_scores_metadata_and_clean_text(curated_run):
     curated = jsonl(out / "curated")
     assert all(d["dialect_label"] in ("cantonese", "mixed") for d in curated)
     assert all(0 <= d["dialect_score"] <= 1 for d in curated)
-    assert any(json.loads(d["meta"]).get("thread") == 0 for d in curated if d["meta"])
+    assert any(d.get("thread") == 0 for d in curated)  # the user's own field, as a field
+    assert not any(k.startswith("_") for d in curated for k in d)  # nothing internal is written
+    assert (out / "_SUCCESS").is_file() and not (out / "_work").exists()
     assert not any("http://" in d["text"] or "https://" in d["text"] for d in curated)
 
 
@@ -124,3 +126,10 @@ def test_python_api_composes_with_curators_own_stages(tmp_path, lihkg_posts):
     assert 0 < len(written) < len(texts)
     assert all(d["dialect_label"] == "cantonese" and d["length"] >= 5 for d in written)
     assert not any(d["text"].startswith("他們在吃飯") for d in written)
+
+
+def test_a_run_shows_one_line_per_step_and_no_engine_logs(curated_run):
+    _, _, done = curated_run
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert lines and all(line.startswith("[curate]") for line in lines), lines[:10]
+    assert any("pass 1/2" in line for line in lines) and any("reconciled" in line for line in lines)
