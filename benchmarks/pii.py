@@ -1,11 +1,12 @@
 """PII redaction on a seeded set built from real posts: recall per kind, precision against look-alikes.
 
-Each real LIHKG post (../shared/data/lihkg, test and valid) gets one planted item at a random character position,
-with the spacing people write: personal data (HKIDs in the written form with a right or a wrong check digit, and
-bare; Hong Kong phones in several spellings; emails; card numbers that pass Luhn; IPv4) that the redactor must
-replace, or a look-alike (dates, prices, order numbers, bare HKID-shaped strings with a wrong check digit, card-like
-numbers failing Luhn, version strings) that it must leave. The posts are also redacted as they are, to show what the
-redactor finds in real text by itself (a person reads those).
+Each real LIHKG post (../shared/data/lihkg, test and valid), normalised and cleaned as the pipeline has it when PII
+is redacted, gets one planted item at a random place (not inside a word or number of the post), with the spacing
+people write: personal data that the redactor must replace (HKIDs in the written form with a right or a wrong check
+digit, and bare; Hong Kong phones in several spellings; emails; card numbers that pass Luhn; IPv4), or a look-alike
+that it must leave (dates, prices, 8-digit numbers no phone starts with, bare HKID-shaped strings with a wrong check
+digit, card-like numbers failing Luhn, version strings, ranges of years, hours or prices). What the redactor finds
+in the posts themselves is listed too, for a person to read.
 
     .venv/bin/python benchmarks/pii.py [--seed 0] [--copies 2]
 """
@@ -87,6 +88,9 @@ def look_alikes(rng: random.Random) -> list[tuple[str, str]]:
         ("PHONE", f"20{rng.randint(10, 26)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"),  # a date
         ("PHONE", f"1{rng.randint(1000000, 9999999)}"),  # an 8-digit number no HK phone starts with
         ("PHONE", f"${rng.randint(1, 99)},{rng.randint(100, 999)},{rng.randint(100, 999)}"),  # a price
+        ("PHONE", f"{rng.randint(2, 9)}{rng.randint(0, 9)}00-{rng.randint(2, 9)}{rng.randint(0, 9)}00"),  # a range
+        ("PHONE", f"{rng.randint(18, 21)}{rng.randint(0, 5)}0-{rng.randint(21, 23)}{rng.randint(0, 5)}0"),  # hours
+        ("PHONE", f"20{rng.randint(10, 19)}-20{rng.randint(20, 26)}"),  # years
         ("HKID", f"{letters}{digits}{check}"),  # HKID-shaped, bare, wrong check digit
         ("CARD", luhn_digits(rng, valid=False)),
         ("IP", f"v{rng.randint(1, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}.{rng.randint(0, 9)}"),
@@ -94,7 +98,12 @@ def look_alikes(rng: random.Random) -> list[tuple[str, str]]:
 
 
 def plant(post: str, item: str, rng: random.Random) -> str:
-    at = rng.randint(0, len(post))
+    """The item at a random place between two characters that are not ASCII letters or digits: inside a number of
+    the post it would make one longer number, which no reader would call a phone or a card."""
+    alnum = re.compile(r"[0-9A-Za-z]")
+    places = [i for i in range(len(post) + 1)
+              if not (i > 0 and alnum.match(post[i - 1])) and not (i < len(post) and alnum.match(post[i]))]
+    at = rng.choice(places or [0])
     return f"{post[:at]} {item} {post[at:]}"
 
 
@@ -105,19 +114,25 @@ def main() -> None:
     args = parser.parse_args()
 
     from canto_nemo.cantonese import PACK, CantoneseNormalizer
+    from canto_nemo.curator_stages.clean import DictionaryAwareCleaner
     from canto_nemo.curator_stages.pii import PiiRedactor
 
-    normalize, redactor = CantoneseNormalizer(), PiiRedactor(PACK)
-    texts = [normalize.modify_document(p) for p in posts()]
+    # As the pipeline has them when PII is redacted: normalised and cleaned (URLs, markup gone).
+    normalize, clean, redactor = CantoneseNormalizer(), DictionaryAwareCleaner(PACK), PiiRedactor(PACK)
+    texts = [clean.modify_document(normalize.modify_document(p)) for p in posts()]
     rng = random.Random(args.seed)
 
     in_posts: Counter = Counter()
     examples: dict[str, list[str]] = {}
     for text in texts:
-        for kind in PLACEHOLDER.findall(redactor.modify_document(text)):
-            in_posts[kind] += 1
-            if len(examples.setdefault(kind, [])) < 3:
-                examples[kind].append(text[:80].replace("\n", " "))
+        for pattern in redactor.patterns:  # what the redactor replaces, with the text around it
+            for match in pattern.pattern.finditer(text):
+                if pattern.validate and not pattern.validate(match.group()):
+                    continue
+                in_posts[pattern.kind] += 1
+                if len(examples.setdefault(pattern.kind, [])) < 8:
+                    context = text[max(0, match.start() - 8) : match.end() + 8].replace("\n", " ")
+                    examples[pattern.kind].append(f"{match.group()!r} in {context!r}")
 
     planted: Counter = Counter()
     found: Counter = Counter()
@@ -161,9 +176,11 @@ def main() -> None:
     print(f"\nrecall {true_positive / sum(planted.values()):.2%} over {sum(planted.values()):,} planted items; "
           f"precision {true_positive / (true_positive + false_positive):.2%} against "
           f"{sum(tried.values()):,} look-alikes")
-    print("\nRedacted in the posts as they are (real text: read the examples):")
+    print("\nMatched in the posts themselves, normalised and cleaned (real text: read the examples):")
     for kind, n in in_posts.most_common():
-        print(f"  {kind}: {n}  e.g. {' | '.join(examples[kind])}")
+        print(f"\n  {kind}: {n}")
+        for example in examples[kind]:
+            print(f"    {example}")
 
 
 if __name__ == "__main__":

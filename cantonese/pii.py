@@ -41,11 +41,21 @@ def luhn_is_valid(candidate: str) -> bool:
     return total % 10 == 0
 
 
-def _not_a_date(candidate: str) -> bool:
-    """An undelimited 8-digit number like 20191231 is a date far more often than a phone number."""
+def _range_end(half: str) -> bool:
+    """A year (2016), a time of day (2130) or a round number (3000): one end of a range such as 2016-2019."""
+    return bool(re.fullmatch(r"(19|20)\d\d|([01]\d|2[0-3])[0-5]\d|\d\d00", half))
+
+
+def _is_a_phone(candidate: str) -> bool:
+    """An undelimited 8-digit number like 20191231 is a date far more often than a phone number, and two 4-digit
+    numbers joined by a dash whose ends are years, times or round numbers (2016-2019, 2130-2230, 3000-5000) are a
+    range. (A phone number written 2130-2230 is lost that way: ranges are far more common in forum text.)"""
     digits = re.sub(r"\D", "", candidate)
     if len(digits) != 8 or candidate.strip().startswith(("+", "852", "00")):
         return True
+    halves = re.fullmatch(r"(\d{4})\s?[-~]\s?(\d{4})", candidate.strip())
+    if halves and all(_range_end(h) for h in halves.groups()):
+        return False
     return not re.fullmatch(r"(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])", digits)
 
 
@@ -65,7 +75,7 @@ PATTERNS: tuple[PiiPattern, ...] = (
             # not a piece of a longer digit group such as a card number
             r"(?<![0-9A-Za-z+])(?<!\d[\s-])(?:(?:\+|00)?852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}(?![0-9A-Za-z]|[\s-]\d)"
         ),
-        _not_a_date,
+        _is_a_phone,
     ),
     PiiPattern(
         "IP",

@@ -31,7 +31,8 @@ def test_hong_kong_pii_becomes_typed_placeholders(text, expected):
 
 @pytest.mark.parametrize(
     "text",
-    ["價錢 12345678 蚊", "日期20191231", "身份證 Z6837756 唔啱 check digit", "卡號 4111 1111 1111 1112",
+    ["價錢 12345678 蚊", "日期20191231", "預左3000-5000蚊", "逢星期三 2130-2230 播", "(2016-2019) 嗰幾年",
+     "身份證 Z6837756 唔啱 check digit", "卡號 4111 1111 1111 1112",
      "version 1.2.3.4.5", "一共 3000 人"],
 )
 def test_look_alikes_stay(text):
