@@ -58,7 +58,7 @@ def time_dialect(texts: list[str]) -> tuple[float, float]:
     from canto_nemo.cantonese import PACK
     from canto_nemo.curator_stages.dialect import DialectPolicy
 
-    detector, policy = PACK.dialect_detector(), DialectPolicy(PACK.default_keep_labels, min_share=0.3)
+    detector, policy = PACK.dialect_detector(), DialectPolicy(PACK.default_keep_labels, min_share=0.3)  # the default
     detector.detect_batch(texts[:1])
     start = time.perf_counter()
     results = detector.detect_batch(texts)

@@ -53,12 +53,17 @@ def print_summary(stats: dict, output: str) -> None:
           f"report: {output}/report.html")
 
 
+REPLAY_MAX_SCORE = 0.1  # confident written Chinese only: at most a 10% chance of being Cantonese
+
+
 def written_chinese_rejects(out: Path) -> str | None:
-    """The written Chinese the dialect step set aside, as JSONL: the replay part of the continued-pretraining blend."""
+    """The confident written Chinese the dialect step set aside, as JSONL: the replay part of the continued-pretraining
+    blend (so that a base model keeps its written Chinese; Cantonese in it would defeat the purpose)."""
     from canto_nemo.curator_stages.stats import jsonl_records
 
     lines = [json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n"
-             for r in jsonl_records(out / "rejects") if r.get("reason") == "written_chinese" and r.get("text")]
+             for r in jsonl_records(out / "rejects") if r.get("reason") == "written_chinese" and r.get("text")
+             and (r.get("dialect_score") or 0) <= REPLAY_MAX_SCORE]
     if not lines:
         return None
     path = out / "replay" / "written_chinese.jsonl"
@@ -101,6 +106,9 @@ def training(out: Path, steps: int, stats: dict) -> int:
     print("\n" + "=" * 100)
     print(f"curated      {stats['documents_in']:,} documents in -> {stats['documents_out']:,} kept "
           f"(reconciled), {out}/report.html")
+    labels = stats.get("dialect_labels") or {}
+    print("dialect      " + ", ".join(f"{label} {v['documents']:,} ({v['share']:.0%}, {v['kept']:,} kept)"
+                                      for label, v in labels.items()))
     print(f"tokenizers   trained {trained['vocab_size']:,} tokens: {out}/tokenizer;  Qwen2.5 extended "
           f"{extended['base_vocab_size']:,} -> {extended['vocab_size']:,} (padded {extended['padded_vocab_size']:,}): "
           f"{out}/tokenizer_qwen2.5")

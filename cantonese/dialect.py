@@ -1,186 +1,227 @@
-"""Cantonese vs standard written Chinese, per text: a lexical detector.
+"""The dialect judge: Cantonese, mixed, neutral, standard written Chinese, or other, per text, with a calibrated score
+and the Cantonese share.
 
-Each sentence is cut into tokens by greedy longest match; each token carries a weight, positive for Cantonese. The
-default weights are hand-made markers: words only spoken Cantonese uses (嘅, 咗, 喺, 佢哋, 而家...) against words
-standard written Chinese uses in their place (的, 了, 在, 他們, 現在...), in Traditional and Simplified forms, with
-compounds where a written marker is ordinary Cantonese too (的士, 不過...) counting for neither. method="learned"
-uses weights learned from packaged corpora (cantonese/build_dialect_weights.py, cantonese/data/dialect_weights.tsv).
-Per text: score = sigmoid(sum of the weights + bias); the Cantonese share is the part of the Han characters that sit
-in sentences with positive evidence; both kinds of sentences in one text, in proportions between 20% and 80%, make it
-"mixed". Kana or hangul make it "other", as does a text without Han characters.
+A text is cut into segments at sentence ends, line breaks and quotation marks (written narration often quotes
+Cantonese speech). Each segment, folded to one script (Simplified and Traditional, Hong Kong and Taiwan forms alike;
+full-width forms; case), is scored by a logistic model over its character 1- to 3-grams, with markers for the start
+and end of the segment (sentence-final particles): P(Cantonese) = sigmoid(bias + sum of the n-grams' weights),
+shrunk towards 0.5 for segments of few Han characters. The weights and the two decision thresholds come from
+`cantonese/data/dialect_model.tsv`, which `python -m canto_nemo.cantonese.train_dialect` builds from the training data
+in ../shared/data/dialect_train (never from evaluation sets).
+
+Only letters and digits make n-grams: punctuation, symbols and spaces are how a source writes, not its dialect.
+
+Per text: a segment at or above the Cantonese threshold counts for Cantonese, one at or below the written threshold
+for written Chinese, one in between for neither. The Cantonese share is the part of the Han characters of the counted
+segments that sit in Cantonese ones (None when no segment counts). Label:
+- `other`: no Han character, or a quarter or more of its script characters kana or hangul (Japanese, Korean);
+- `neutral`: no segment carries evidence either way (孫中山紀念館, 好。);
+- `cantonese` / `written_chinese`: share at or above 0.8 / at or below 0.2;
+- `mixed`: in between (e.g. written narration quoting Cantonese).
+The score is the Han-character-weighted mean of the segments' probabilities.
+
+Everything is computed with NumPy over the whole batch at once (one OpenCC call, one array of code points), so a
+batch of short sentences costs little more per character than one long document.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Container, Sequence
+import unicodedata
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 
-from canto_nemo.cantonese.variants import converter, script_of
+import numpy as np
+
 from canto_nemo.curator_stages.charclass import ranges
 from canto_nemo.curator_stages.language_pack import DialectDetector, DialectResult
 
-LABELS = ("cantonese", "mixed", "written_chinese", "other")
+LABELS = ("cantonese", "mixed", "neutral", "written_chinese", "other")
+MODEL_FILE = Path(__file__).parent / "data" / "dialect_model.tsv"
+MIXED_SHARE = (0.2, 0.8)  # a text whose Cantonese share lies strictly between these is mixed
+SHORT_SEGMENT_HAN = 4  # a segment of this many Han characters gets half the confidence of a long one
+FOREIGN_SHARE = 0.25  # kana and hangul at least this share of the script characters: Japanese or Korean, not a
+# Cantonese post quoting a Japanese title
+START, END, GAP = 2, 3, 1  # code points that mark a segment's start and end, and separate texts in the batch
+SEGMENT_ENDS = "。！？!?\n「」『』\"“”;；"
+_BITS = 21  # every code point fits 21 bits: an n-gram of up to three is one int64
 
-CANTONESE_MARKERS = (
-    "嘅 咗 喺 哋 嘢 冇 唔 佢 啲 嗰 咁 乜 嚟 畀 咩 㗎 噉 嘞 喎 囉 啩 咪 吖 啫 "
-    "晒 嗮 睇 諗 谂 攞 搵 揾 嘥 瞓 啱 嚿 噃 咋 哂 俾 係 冧 "
-    "而家 宜家 點解 点解 邊度 边度 邊個 边个 乜嘢 唔該 唔该 琴日 尋日 寻日 "
-    "聽日 听日 頭先 头先 呢度 呢個 呢个 呢啲 "
-    "點樣 点样 幾多 几多 幾時 几时 返工 返學 返学 食飯 食饭 好似 鍾意 钟意 "
-    "中意 識得 识得 揸車 揸车 老豆 老母 塞車 塞车 "
-    "攰 搞掂 搞掂 大鑊 大镬 搵工 落雨 傾偈 倾偈 咁樣 咁样 就嚟 啱啱 睇吓 等陣 等阵 陣間 阵间 一齊 一齐 邊便 边便 "
-    "聽朝 听朝 今朝 琴晚 尋晚 寻晚 聽晚 听晚 係咪 系咪 唔係 成日 嘢食 搞咩 咁多 咁好"
-).split()
-WRITTEN_MARKERS = (
-    "的 了 是 在 這 这 那 們 们 他 她 它 不 說 说 看 給 给 很 吧 嗎 吗 么 麼 和 與 与 "
-    "沒有 没有 什麼 什么 怎麼 怎么 哪裡 哪里 這裡 这里 那裡 那里 東西 东西 現在 现在 為什麼 为什么 已經 已经 一些 "
-    "這樣 这样 那樣 那样 喜歡 喜欢 知道 覺得 觉得 告訴 告诉 昨天 明天 今天 剛才 刚才 下雨 一起 時候 时候"
-).split()
-# Compounds in which a written-Chinese marker character is ordinary Cantonese too.
-NEUTRAL_COMPOUNDS = (
-    "的士 的確 的确 目的 了解 了不起 不過 不过 不如 不斷 不断 不同 不少 不好意思 不錯 不错 但是 可是 於是 于是 是否 "
-    "存在 實在 实在 自在 在於 在于 正在 和平 和諧 和谐 總是 总是 還是 还是 只是 就是 都是 不是 他人 其他 其它 她們"
-).split()
 
-# The hand-made evidence: what the first detector used, and what the learned weights start from.
-MARKER_WEIGHTS = {**{w: -1.0 for w in WRITTEN_MARKERS}, **{w: 1.5 for w in CANTONESE_MARKERS}}
-MARKER_WEIGHTS.update({w: 0.0 for w in NEUTRAL_COMPOUNDS})
-WEIGHTS_FILE = Path(__file__).parent / "data" / "dialect_weights.tsv"
-MAX_TOKEN_LEN = 4
+def fold(texts: list[str]) -> list[str]:
+    """One form for every spelling of the same text: NFKC (full-width letters, digits and punctuation), lower case,
+    Simplified characters (OpenCC t2s maps Hong Kong and Taiwan forms alike). One OpenCC call for the batch."""
+    from canto_nemo.cantonese.variants import converter
 
-# Sentences, and quotations apart from their frame: written narration often quotes Cantonese speech.
-_SENTENCES = re.compile(r"[^。！？!?\n「」『』]+[。！？!?\n」』]*")
-SHORT_TEXT_CHARS = 4  # a text of this many Han characters gets half the confidence of a long one
-SENTENCE_MARGIN = 1.0  # logit: a sentence is counted for a side when its own probability is beyond 73% / 27%
-MIXED_SHARE = (0.2, 0.8)  # a document whose Cantonese share falls in here, with evidence on both sides, is mixed
+    joined = "\x1f".join(texts)  # split again below; a text holding this control character is folded alone
+    folded = converter("t2s").convert(unicodedata.normalize("NFKC", joined).lower()).split("\x1f")
+    if len(folded) != len(texts):
+        folded = [converter("t2s").convert(unicodedata.normalize("NFKC", t).lower()) for t in texts]
+    return folded
 
 
 @cache
-def _scripts() -> tuple[re.Pattern, re.Pattern]:
-    """Han, and the scripts that say a Han-using text is Japanese or Korean (kana, hangul)."""
-    han, foreign = ranges(r"\p{Han}"), ranges(r"\p{Hiragana}\p{Katakana}\p{Hangul}")
-    return re.compile(f"[{han}]"), re.compile(f"[{foreign}]")
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per code point: is it Han; is it kana or hangul; does it end a segment; is it a letter or a digit (all else,
+    punctuation, symbols and spaces, is left out of the n-grams: how a source punctuates or spaces is not dialect)."""
+    import re
+    import unicodedata as ud
+
+    size = 0x110000
+    han, foreign, ends = (np.zeros(size, dtype=bool) for _ in range(3))
+    word = np.fromiter((ud.category(chr(c))[0] in "LN" if not 0xD800 <= c <= 0xDFFF else False for c in range(size)),
+                       dtype=bool, count=size)
+    for table, pattern in ((han, ranges(r"\p{Han}")), (foreign, ranges(r"\p{Hiragana}\p{Katakana}\p{Hangul}"))):
+        for match in re.finditer(r"(\\?.)(?:-(\\?.))?", pattern):
+            first = ord(match.group(1)[-1])
+            last = ord(match.group(2)[-1]) if match.group(2) else first
+            table[first : last + 1] = True
+    for char in SEGMENT_ENDS:
+        ends[ord(char)] = True
+    return han, foreign, ends, word
 
 
-def tokens(vocabulary: Container[str], text: str, starts: Container[str] | None = None) -> list[str]:
-    """The vocabulary's tokens in text, by greedy longest match from left to right (training cuts sentences so too).
-    starts: the first characters of the tokens, if known: positions where no token starts are skipped quickly."""
-    found, i, n = [], 0, len(text)
-    while i < n:
-        if starts is not None and text[i] not in starts:
-            i += 1
-            continue
-        for length in range(MAX_TOKEN_LEN, 0, -1):
-            token = text[i : i + length]
-            if token in vocabulary:
-                found.append(token)
-                i += length
-                break
-        else:
-            i += 1
-    return found
+def segments(folded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The batch as one array of code points in which every segment (a run of characters between segment ends) is
+    framed by START and END; the segment of each position; the text of each segment."""
+    _, _, ends, word = _tables()
+    raw = np.frombuffer("\x01".join(folded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    text_of_char = np.cumsum(raw == GAP)
+    boundary = (raw == GAP) | ends[raw]
+    kept = np.flatnonzero(~boundary & word[raw])
+    # characters between the same two boundaries form one segment; a run with nothing kept forms none
+    segment_ids, segment = np.unique(np.cumsum(boundary)[kept], return_inverse=True)
+    first_of_segment = kept[np.r_[0, np.flatnonzero(np.diff(segment)) + 1]] if len(kept) else kept
+    n = len(segment_ids)
+    if n == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    lengths = np.bincount(segment, minlength=n) + 2
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    codes = np.empty(int(lengths.sum()), dtype=np.int64)
+    codes[first] = START
+    codes[first + lengths - 1] = END
+    inside = first[segment] + 1 + (np.arange(len(kept)) - (first - 2 * np.arange(n))[segment])
+    codes[inside] = raw[kept]
+    return codes, np.repeat(np.arange(n), lengths), text_of_char[first_of_segment]
 
 
-def evidence_with(weights: dict[str, float], text: str, starts: Container[str] | None = None) -> float:
-    return sum(weights[t] for t in tokens(weights, text, starts))
+def ngrams(codes: np.ndarray, position_segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(segment, code) of every character 1-, 2- and 3-gram inside a framed segment; the frames count as characters
+    in 2- and 3-grams (a segment's first and last characters), never alone."""
+    n = len(codes)
+    frame = (codes == START) | (codes == END)
+    next_same = np.zeros(n, dtype=bool)
+    next_same[:-1] = position_segment[1:] == position_segment[:-1]
+    next2_same = np.zeros(n, dtype=bool)
+    next2_same[:-2] = next_same[:-2] & next_same[1:-1]
+    bigram = np.zeros(n, dtype=np.int64)
+    bigram[:-1] = (codes[:-1] << _BITS) | codes[1:]
+    trigram = np.zeros(n, dtype=np.int64)
+    trigram[:-2] = (codes[:-2] << (2 * _BITS)) | (codes[1:-1] << _BITS) | codes[2:]
+    return (np.concatenate([position_segment[~frame], position_segment[next_same], position_segment[next2_same]]),
+            np.concatenate([codes[~frame], bigram[next_same], trigram[next2_same]]))
 
 
-class Detector(DialectDetector):
-    """Per sentence, the summed token weights; per text, score = sigmoid(scale * total + bias)."""
+class NgramDialectModel(DialectDetector):
+    """Logistic weights of character n-grams (sorted codes, for a vectorised lookup) and the decision thresholds."""
 
-    def __init__(self, weights: dict[str, float], scale: float, bias: float) -> None:
-        self.weights, self.scale, self.bias = weights, scale, bias
-        self.starts = frozenset(token[0] for token in weights)
+    def __init__(self, codes: np.ndarray, weights: np.ndarray, bias: float, cantonese_at: float,
+                 written_at: float) -> None:
+        order = np.argsort(codes)
+        self.codes, self.weights = codes[order], weights[order].astype(np.float64)
+        self.bias, self.cantonese_at, self.written_at = bias, cantonese_at, written_at
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> NgramDialectModel:
+        values, codes, weights = {}, [], []
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                key, value = line.rstrip("\n").split("\t")
+                if key.startswith("@"):
+                    values[key[1:]] = float(value)
+                else:
+                    codes.append(encode(key))
+                    weights.append(float(value))
+        return cls(np.asarray(codes, dtype=np.int64), np.asarray(weights), values["bias"], values["cantonese_at"],
+                   values["written_at"])
+
+    def _lookup(self, queries: np.ndarray) -> np.ndarray:
+        if len(self.codes) == 0:
+            return np.zeros(len(queries))
+        at = np.minimum(np.searchsorted(self.codes, queries), len(self.codes) - 1)
+        return np.where(self.codes[at] == queries, self.weights[at], 0.0)
+
+    def segment_logits(self, codes: np.ndarray, position_segment: np.ndarray, n_segments: int) -> np.ndarray:
+        """bias + the weights of every n-gram of each segment (before shrinking)."""
+        segment, gram = ngrams(codes, position_segment)
+        return self.bias + np.bincount(segment, weights=self._lookup(gram), minlength=n_segments)
 
     def detect_batch(self, texts: Sequence[str]) -> list[DialectResult]:
-        return [self.detect(t) for t in texts]
+        if not texts:
+            return []
+        han_table, foreign_table, _, _ = _tables()
+        folded = fold(list(texts))
+        codes, position_segment, text_of_segment = segments(folded)
+        n_texts, n_segments = len(texts), len(text_of_segment)
+        is_han = han_table[codes]
+        han_per_segment = np.bincount(position_segment, weights=is_han, minlength=n_segments)
+        logits = self.segment_logits(codes, position_segment, n_segments)
+        logits *= han_per_segment / (han_per_segment + SHORT_SEGMENT_HAN)
+        probability = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+        cantonese = (probability >= self.cantonese_at) & (han_per_segment > 0)
+        written = (probability <= self.written_at) & (han_per_segment > 0)
+        per_text = lambda values: np.bincount(text_of_segment, weights=values, minlength=n_texts)  # noqa: E731
+        han = per_text(han_per_segment)
+        cantonese_han = per_text(han_per_segment * cantonese)
+        written_han = per_text(han_per_segment * written)
+        weighted = per_text(han_per_segment * probability)
+        foreign = np.asarray([int(foreign_table[np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)].sum())
+                              if t else 0 for t in folded])
+        results = []
+        for i in range(n_texts):
+            if han[i] == 0 or foreign[i] / (foreign[i] + han[i]) >= FOREIGN_SHARE:
+                results.append(DialectResult("other", 0.0, None))
+                continue
+            score = float(weighted[i] / han[i])
+            decided = cantonese_han[i] + written_han[i]
+            if decided == 0:
+                results.append(DialectResult("neutral", score, None))
+                continue
+            share = float(cantonese_han[i] / decided)
+            label = ("cantonese" if share >= MIXED_SHARE[1] else "written_chinese" if share <= MIXED_SHARE[0]
+                     else "mixed")
+            results.append(DialectResult(label, score, share))
+        return results
 
-    def detect(self, text: str) -> DialectResult:
-        if script_of(text) == "simplified":  # the weights know Traditional best: read Simplified as HK Traditional
-            text = converter("s2hk").convert(text)
-        han_re, foreign_re = _scripts()
-        han = len(han_re.findall(text))
-        if han == 0:
-            return DialectResult("other", 0.0, 0.0)
-        foreign = len(foreign_re.findall(text))
-        if foreign >= 2 and foreign / (foreign + han) > 0.05:
-            return DialectResult("other", 0.0, 0.0)
 
-        evidence = 0.0
-        cantonese_chars = written_chars = 0
-        for sentence in _SENTENCES.findall(text):
-            weight = evidence_with(self.weights, sentence, self.starts)
-            evidence += weight
-            # A sentence counts for one side only when, alone, it would be labelled so with some confidence.
-            logit = self.scale * weight + self.bias
-            if logit > SENTENCE_MARGIN:
-                cantonese_chars += len(han_re.findall(sentence))
-            elif logit < -SENTENCE_MARGIN:
-                written_chars += len(han_re.findall(sentence))
-
-        # Few characters, little confidence: the logit shrinks towards 0 (its sign, and so the label, stays).
-        logit = (self.scale * evidence + self.bias) * han / (han + SHORT_TEXT_CHARS)
-        score = 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
-        decided = cantonese_chars + written_chars
-        share = cantonese_chars / decided if decided else score
-        if cantonese_chars and written_chars and MIXED_SHARE[0] <= share <= MIXED_SHARE[1]:
-            return DialectResult("mixed", score, share)
-        return DialectResult("cantonese" if score >= 0.5 else "written_chinese", score, share)
+def encode(ngram: str) -> int:
+    """An n-gram as the model file writes it (the frames as the control characters \\x02 and \\x03) -> its code."""
+    code = 0
+    for char in ngram:
+        code = (code << _BITS) | (START if char == "\x02" else END if char == "\x03" else ord(char))
+    return code
 
 
-# With no evidence either way, lean to "not Cantonese": a Cantonese corpus wants positive evidence.
-MARKER_DETECTOR = Detector(MARKER_WEIGHTS, scale=1.0, bias=-0.3)
+def decode(code: int) -> str:
+    chars = []
+    while code:
+        chars.append(chr(code & ((1 << _BITS) - 1)))
+        code >>= _BITS
+    return "".join(reversed(chars))
 
 
 @cache
-def learned_detector() -> Detector:
-    """The detector with the weights built by `python -m canto_nemo.cantonese.build_dialect_weights` (shipped)."""
-    weights, scale, bias = {}, 1.0, 0.0
-    with WEIGHTS_FILE.open(encoding="utf-8") as f:
-        for line in f:
-            if line.startswith("#"):
-                continue
-            token, value = line.rstrip("\n").split("\t")
-            if token == "@scale":
-                scale = float(value)
-            elif token == "@bias":
-                bias = float(value)
-            else:
-                weights[token] = float(value)
-    return Detector(weights, scale, bias)
+def detector() -> NgramDialectModel:
+    """The shipped model (cantonese/data/dialect_model.tsv), loaded once per process."""
+    return NgramDialectModel.load()
 
 
-def detect_with_markers(text: str) -> DialectResult:
-    """The hand-made markers only (they also label the training sentences of the learned weights)."""
-    return MARKER_DETECTOR.detect(text)
+def detect_dialect(text: str) -> DialectResult:
+    """Label, probability of Cantonese, and Cantonese share of one text."""
+    return detector().detect_batch([text])[0]
 
 
-# The default is the marker detector: on benchmarks/dialect.py the learned weights gain about a point of recall on
-# ud_hk but lose precision on both sets and run slower (see benchmarks/2026-11-23-dialect.md).
-METHODS = ("markers", "learned")
+def detect_dialect_batch(texts: Sequence[str]) -> list[DialectResult]:
+    return detector().detect_batch(texts)
 
-
-def _detector(method: str) -> Detector:
-    if method == "markers":
-        return MARKER_DETECTOR
-    if method == "learned":
-        return learned_detector()
-    msg = f"unknown dialect detection method {method!r}: use one of {METHODS}"
-    raise ValueError(msg)
-
-
-def detector(method: str = "markers") -> Detector:
-    return _detector(method)
-
-
-def detect_dialect(text: str, method: str = "markers") -> DialectResult:
-    """Label ("cantonese", "written_chinese", "mixed", "other"), probability of Cantonese, and Cantonese share."""
-    return _detector(method).detect(text)
-
-
-def detect_dialect_batch(texts: Sequence[str], method: str = "markers") -> list[DialectResult]:
-    detector = _detector(method)
-    return [detector.detect(t) for t in texts]

@@ -17,7 +17,8 @@ class CantonesePack(CjkPack):
     # One Jyutping syllable: initial + final + tone 1-6.
     romanisation_syllable = r"[a-z]{1,6}[1-6]"
     dialect_labels = dialect.LABELS
-    default_keep_labels = ("cantonese", "mixed")
+    # Keep what is Cantonese or may be: text with no evidence either way (a name, "好。") is not thrown away.
+    default_keep_labels = ("cantonese", "neutral", "mixed")
     corpus_scheme = corpora.SCHEME
 
     def lexicon(self) -> frozenset[str]:

@@ -43,6 +43,21 @@ def _histogram_chart(hist: dict, fmt: str) -> str:
     return _bars(labels, counts, color="#6a9f58")
 
 
+def _dialect_section(labels: dict) -> str:
+    if not labels:
+        return "<p>No dialect step in this pipeline.</p>"
+    rows = "".join(f"<tr><td>{html.escape(label)}</td><td>{v['documents']:,}</td><td>{v['share']:.1%}</td>"
+                   f"<td>{v['kept']:,}</td></tr>" for label, v in labels.items())
+    examples = "".join(
+        f"<h4>{html.escape(label)}</h4>" + "".join(
+            f"<p><code>{html.escape(str(d['id']))}</code> score {d['score']} {'kept' if d['kept'] else 'dropped'}</p>"
+            f"<pre>{html.escape(d['text'])}</pre>" for d in v["examples"])
+        for label, v in labels.items())
+    return (_bars(list(labels), [v["documents"] for v in labels.values()], color="#b5834a")
+            + f"<table><tr><th>label</th><th>documents</th><th>share</th><th>kept</th></tr>{rows}</table>"
+            + examples)
+
+
 def render(stats: dict) -> str:
     ok = stats["reconciled"]
     rows = "".join(
@@ -69,8 +84,9 @@ def render(stats: dict) -> str:
 <table><tr><th>stage</th><th>in</th><th>rejected</th><th>out</th><th>reasons</th></tr>{rows}</table>
 <h2>Curated document length (characters)</h2>
 {_histogram_chart(dist['curated_length_chars'], '{:,.0f}')}
-<h2>Dialect score (curated and dialect-rejected documents)</h2>
-<p>Curated labels: {html.escape(', '.join(f'{k}: {v:,}' for k, v in stats['curated_dialect_labels'].items()))}</p>
+<h2>Dialect labels (every document the dialect step saw)</h2>
+{_dialect_section(stats.get('dialect_labels') or {})}
+<h3>Dialect score (curated and dialect-rejected documents)</h3>
 {_histogram_chart(dist['dialect_score'], '{:.1f}')}
 <h2>Examples of each reject reason</h2>
 {examples or '<p>Nothing was rejected.</p>'}

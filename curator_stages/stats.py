@@ -40,7 +40,9 @@ def collect_stats(curated: str, rejects: str, stage_names: list[str], counts_pat
     rejected: dict[str, Counter] = defaultdict(Counter)
     examples: dict[tuple[str, str], list[dict]] = defaultdict(list)
     scores: list[float] = []
+    dialect = DialectTally()
     for record in jsonl_records(Path(rejects)):
+        dialect.add(record, kept=False)
         stage, reason = record.get("stage", "?"), record.get("reason", "?")
         rejected[stage][reason] += 1
         if len(examples[stage, reason]) < EXAMPLES_PER_REASON:
@@ -54,6 +56,7 @@ def collect_stats(curated: str, rejects: str, stage_names: list[str], counts_pat
     labels: Counter = Counter()
     documents_out = 0
     for record in _curated_records(Path(curated)):
+        dialect.add(record, kept=True)
         documents_out += 1
         lengths.append(len(record.get("text") or ""))
         if record.get("dialect_score") is not None:
@@ -75,12 +78,38 @@ def collect_stats(curated: str, rejects: str, stage_names: list[str], counts_pat
         "elapsed_s": round(elapsed_s, 1),
         "stages": stages,
         "curated_dialect_labels": dict(labels.most_common()),
+        "dialect_labels": dialect.summary(),
         "distributions": {
             "curated_length_chars": _histogram(lengths, LENGTH_BINS),
             "dialect_score": _histogram(scores, SCORE_BINS),
         },
         "examples": [{"stage": s, "reason": r, "documents": docs} for (s, r), docs in examples.items()],
     }
+
+
+class DialectTally:
+    """Every document the dialect step labelled (kept, or rejected by it or a later stage): labels, their shares,
+    how many of each were kept, and a few examples of each."""
+
+    def __init__(self) -> None:
+        self.labels: Counter = Counter()
+        self.kept: Counter = Counter()
+        self.examples: dict[str, list[dict]] = defaultdict(list)
+
+    def add(self, record: dict, kept: bool) -> None:
+        label = record.get("dialect_label")
+        if not isinstance(label, str):
+            return
+        self.labels[label] += 1
+        self.kept[label] += kept
+        if len(self.examples[label]) < EXAMPLES_PER_REASON:
+            self.examples[label].append({"id": record.get("id"), "score": record.get("dialect_score"),
+                                         "kept": kept, "text": str(record.get("text") or "")[:300]})
+
+    def summary(self) -> dict:
+        total = sum(self.labels.values())
+        return {label: {"documents": n, "share": round(n / total, 4), "kept": self.kept[label],
+                        "examples": self.examples[label]} for label, n in self.labels.most_common()}
 
 
 def _histogram(values: list[float], bins: list[float]) -> dict:

@@ -70,7 +70,7 @@ def test_each_case_lands_where_it_should(curated_run):
 def test_curated_records_carry_scores_metadata_and_clean_text(curated_run):
     out, _, _ = curated_run
     curated = jsonl(out / "curated")
-    assert all(d["dialect_label"] in ("cantonese", "mixed") for d in curated)
+    assert all(d["dialect_label"] in ("cantonese", "neutral", "mixed") for d in curated)  # the default policy
     assert all(0 <= d["dialect_score"] <= 1 for d in curated)
     assert any(d.get("thread") == 0 for d in curated)  # the user's own field, as a field
     assert not any(k.startswith("_") for d in curated for k in d)  # nothing internal is written

@@ -1,0 +1,276 @@
+"""Builds the dialect model, cantonese/data/dialect_model.tsv, from training data only, bit for bit the same every
+time:
+
+    .venv/bin/python -m canto_nemo.cantonese.train_dialect [--data ../shared/data] [--output PATH]
+
+Training data (../shared/data/dialect_train; licences in its README):
+- Cantonese: the Cantonese side of kaifangcidian's parallel sentences, Tatoeba's Cantonese sentences, the Cantonese
+  side of the word lists (kfcd_words, cmn2yue), and sentences of Cantonese Wikipedia (../shared/data/yue_wikipedia)
+  that hold a character only Cantonese writes (much of that Wikipedia is neutral written prose: a sentence without
+  such a character is no evidence either way, so it is not taught as Cantonese);
+- written Chinese: the written side of the parallel sentences and of the word lists, Taiwan Wikipedia paragraphs and
+  questions (DRCD), UD Chinese GSD and PUD, colloquial and official Taiwan Mandarin lines (moztw).
+Each Cantonese sentence is also taught once more in forum spelling (咗 as 左, 嚟 as 黎, 嘅 as 既, 嘢 as 野, 啲 as D:
+each swap with probability one half, from a fixed seed), as LIHKG and other forums write it.
+
+Every text is folded as the detector folds it (one script, NFKC, lower case) and cut into the detector's segments.
+A segment that also occurs in an evaluation set (../shared/data/ud_hk, ../shared/data/yue_benchmark; compared after
+folding, six characters or more) is left out, and the count is printed: those sets measure the model and never
+train it. pycantonese's corpora (HKCanCor, Common Voice, CTCPC) are not used either: the demo's curation of them is a
+measurement of the model too.
+
+Model: L1-regularised logistic regression (liblinear, seeded) on the counts of the segments' character 1- to 3-grams
+that occur at least MIN_COUNT times, classes weighted to balance; weights smaller than MIN_WEIGHT are left out of
+the file. L1 rather than L2: on the held-out segments both reach the same recall at the same false-positive rate
+(96.8% of sentences of six Han characters or more at 0.3%), and L1 keeps about 8,000 n-grams instead of 85,000,
+setting the shared vocabulary to zero, where L2 gives every word a little weight by the topics of the training
+sources (an encyclopedia on the written side) and many such small weights outvote one Cantonese marker. A tenth of
+the segments (by a hash of the text) is held out: the thresholds are set on it (a segment counts for Cantonese at
+the probability where CANTONESE_FPR of held-out written segments would; for written Chinese where WRITTEN_FNR of
+held-out Cantonese segments would), and the held-out figures are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import random
+import re
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+from canto_nemo.cantonese import dialect
+
+OUTPUT = dialect.MODEL_FILE
+MIN_COUNT = 3
+MIN_WEIGHT = 0.05
+C = 1.0  # inverse L1 strength
+CANTONESE_FPR = 0.005  # held-out written segments the Cantonese threshold lets through
+WRITTEN_FNR = 0.02  # held-out Cantonese segments the written threshold takes for written Chinese
+WIKI_SENTENCES = 40_000
+SEED = 20261201
+# Characters only Cantonese writes (selecting Wikipedia sentences that are Cantonese for certain).
+CANTONESE_ONLY = frozenset("嘅咗喺嘢冇哋佢啲嗰咩嚟㗎噉嘞喎囉啩咪吖啫嚿攰瞓諗揾搵睇攞")
+# Forum spellings of Cantonese characters.
+FORUM_SPELLINGS = {"咗": "左", "嚟": "黎", "嘅": "既", "嘢": "野", "啲": "D", "哋": "地", "喺": "係", "冇": "無",
+                   "畀": "比", "係": "系"}
+
+
+def shared_data() -> Path:
+    env = os.environ.get("CANTO_NEMO_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def _sentences(text: str) -> list[str]:
+    return [s for s in re.split(r"(?<=[。！？!?])|\n", text) if s.strip()]
+
+
+def cantonese_texts(data: Path) -> dict[str, list[str]]:
+    """source -> Cantonese texts."""
+    train = data / "dialect_train"
+    kfcd = [line.rstrip("\n").split("|||") for line in (train / "kfcd_pairs.txt").open(encoding="utf-8")]
+    tatoeba = [line.rstrip("\n").split("\t")[2] for line in (train / "tatoeba_yue.tsv").open(encoding="utf-8")]
+    words = [line.rstrip("\n").split("\t")[0] for line in (train / "kfcd_words.tsv").open(encoding="utf-8")]
+    cmn2yue = [line.rstrip("\n").split("|") for line in (train / "cmn2yue.dic").open(encoding="utf-8")][1:]
+    wiki = []
+    for path in sorted((data / "yue_wikipedia").glob("wiki_*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            for line in f:
+                wiki += [s for s in _sentences(json.loads(line)["text"]) if CANTONESE_ONLY & set(s)]
+    wiki = sorted(set(wiki))
+    random.Random(SEED).shuffle(wiki)
+    return {"kfcd_pairs": [p[1] for p in kfcd if len(p) == 3], "tatoeba": tatoeba,
+            "kfcd_words": words, "cmn2yue": [p[1] for p in cmn2yue if len(p) == 2 and p[0] != p[1]],
+            "yue_wikipedia": wiki[:WIKI_SENTENCES]}
+
+
+def written_texts(data: Path) -> dict[str, list[str]]:
+    """source -> written-Chinese texts."""
+    train = data / "dialect_train"
+    kfcd = [line.rstrip("\n").split("|||") for line in (train / "kfcd_pairs.txt").open(encoding="utf-8")]
+    words = [line.rstrip("\n").split("\t") for line in (train / "kfcd_words.tsv").open(encoding="utf-8")]
+    cmn2yue = [line.rstrip("\n").split("|") for line in (train / "cmn2yue.dic").open(encoding="utf-8")][1:]
+    drcd = []
+    for name in ("DRCD_dev.json.gz", "DRCD_test.json.gz"):
+        with gzip.open(train / name, "rt", encoding="utf-8") as f:
+            for article in json.load(f)["data"]:
+                for paragraph in article["paragraphs"]:
+                    drcd += _sentences(paragraph["context"])
+                    drcd += [q["question"] for q in paragraph["qas"]]
+    ud = []
+    for path in sorted(train.glob("zh_*-ud-*.conllu.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            forms: list[str] = []
+            for line in f:
+                if line.startswith("#"):
+                    continue
+                if not line.strip():
+                    if forms:
+                        ud.append("".join(forms))
+                    forms = []
+                    continue
+                fields = line.split("\t")
+                if fields[0].isdigit():
+                    forms.append(fields[1])
+            if forms:
+                ud.append("".join(forms))
+    moztw = [line.strip() for line in (train / "moztw_cc0_zh_tw.txt").open(encoding="utf-8") if line.strip()]
+    return {"kfcd_pairs": [p[2] for p in kfcd if len(p) == 3], "kfcd_words": [w[1] for w in words if len(w) == 2],
+            "cmn2yue": [p[0] for p in cmn2yue if len(p) == 2 and p[0] != p[1]], "drcd": drcd, "ud_zh": ud,
+            "moztw": moztw}
+
+
+def evaluation_segments(data: Path) -> set[str]:
+    """Every folded segment of six characters or more in the evaluation sets."""
+    texts = []
+    for path in sorted((data / "ud_hk").glob("*.conllu")):
+        texts += [line[len("# text = "):].strip() for line in path.open(encoding="utf-8")
+                  if line.startswith("# text = ")]
+    for path in sorted((data / "yue_benchmark").glob("*.json")):
+        for record in json.loads(path.read_text(encoding="utf-8")):
+            texts += [v for v in record.values() if isinstance(v, str)]
+    return {s for s in folded_segments(texts) if len(s) >= 6}
+
+
+def folded_segments(texts: list[str]) -> list[str]:
+    """The detector's segments of each text, folded, as strings."""
+    codes, position_segment, _ = dialect.segments(dialect.fold(texts))
+    inner = (codes != dialect.START) & (codes != dialect.END)
+    chars = "".join(map(chr, codes[inner].tolist()))
+    lengths = np.bincount(position_segment[inner], minlength=int(position_segment.max(initial=-1)) + 1)
+    out, at = [], 0
+    for n in lengths.tolist():
+        out.append(chars[at : at + n])
+        at += n
+    return out
+
+
+def forum_spelling(text: str, rng: random.Random) -> str:
+    return "".join(FORUM_SPELLINGS[c] if c in FORUM_SPELLINGS and rng.random() < 0.5 else c for c in text)
+
+
+def training_segments(data: Path) -> tuple[list[str], np.ndarray, dict]:
+    """(segments, labels 1 Cantonese / 0 written, counts per source) after decontamination and de-duplication."""
+    rng = random.Random(SEED)
+    examples: list[tuple[str, int]] = []
+    report: dict = {"sources": {}}
+    for label, sources in ((1, cantonese_texts(data)), (0, written_texts(data))):
+        for source, texts in sources.items():
+            report["sources"][f"{'cantonese' if label else 'written'}:{source}"] = len(texts)
+            examples += [(t, label) for t in texts]
+            if label == 1 and source != "yue_wikipedia":
+                examples += [(forum_spelling(t, rng), 1) for t in texts]
+    segments = folded_segments([t for t, _ in examples])
+    _, _, text_of_segment = dialect.segments(dialect.fold([t for t, _ in examples]))
+    labels = np.asarray([examples[i][1] for i in text_of_segment.tolist()])
+    evaluation = evaluation_segments(data)
+    seen: dict[str, int] = {}
+    kept_segments, kept_labels, contaminated, conflicting = [], [], 0, set()
+    for segment, label in zip(segments, labels.tolist(), strict=True):
+        if segment in evaluation:
+            contaminated += 1
+            continue
+        if segment in seen:
+            if seen[segment] != label:
+                conflicting.add(segment)  # the same words on both sides: evidence of neither
+            continue
+        seen[segment] = label
+        kept_segments.append(segment)
+        kept_labels.append(label)
+    final = [(s, y) for s, y in zip(kept_segments, kept_labels, strict=True) if s not in conflicting]
+    report.update(evaluation_overlaps_left_out=contaminated, on_both_sides_left_out=len(conflicting),
+                  segments=len(final), cantonese_segments=sum(y for _, y in final))
+    return [s for s, _ in final], np.asarray([y for _, y in final]), report
+
+
+def held_out(segment: str) -> bool:
+    import xxhash
+
+    return xxhash.xxh64_intdigest(segment.encode("utf-8")) % 10 == 0
+
+
+def build(data: Path) -> tuple[dict[int, float], dict[str, float], dict]:
+    """(n-gram code -> weight, the @ values, report)."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    segments, labels, report = training_segments(data)
+    codes, position_segment, _ = dialect.segments(segments)
+    segment_of, gram = dialect.ngrams(codes, position_segment)
+    test = np.asarray([held_out(s) for s in segments])
+    counts = Counter(gram[~test[segment_of]].tolist())
+    vocabulary = np.asarray(sorted(g for g, n in counts.items() if n >= MIN_COUNT), dtype=np.int64)
+    column = np.searchsorted(vocabulary, gram)
+    known = (column < len(vocabulary)) & (vocabulary[np.minimum(column, len(vocabulary) - 1)] == gram)
+    x = csr_matrix((np.ones(int(known.sum())), (segment_of[known], column[known])),
+                   shape=(len(segments), len(vocabulary)))
+    x.sum_duplicates()
+    model = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced", max_iter=1000,
+                               random_state=0)  # l1_ratio=1: L1
+    model.fit(x[~test], labels[~test])
+    weights = {int(g): round(float(w), 4) for g, w in zip(vocabulary, model.coef_[0], strict=True)
+               if abs(w) >= MIN_WEIGHT}
+    bias = round(float(model.intercept_[0]), 6)
+
+    # Thresholds from the held-out segments, scored exactly as the detector scores them.
+    scorer = dialect.NgramDialectModel(np.asarray(list(weights), dtype=np.int64),
+                                       np.asarray(list(weights.values())), bias, 0.5, 0.5)
+    test_segments = [s for s, t in zip(segments, test, strict=True) if t]
+    probability = held_out_probabilities(scorer, test_segments)
+    y = labels[test]
+    cantonese_at = float(np.quantile(probability[y == 0], 1 - CANTONESE_FPR))
+    written_at = float(np.quantile(probability[y == 1], WRITTEN_FNR))
+    values = {"bias": bias, "cantonese_at": round(cantonese_at, 4), "written_at": round(written_at, 4)}
+    report["held_out"] = {
+        "segments": int(test.sum()),
+        "cantonese_recall": round(float((probability[y == 1] >= cantonese_at).mean()), 4),
+        "written_as_cantonese": round(float((probability[y == 0] >= cantonese_at).mean()), 4),
+        "written_recall": round(float((probability[y == 0] <= written_at).mean()), 4),
+        "cantonese_as_written": round(float((probability[y == 1] <= written_at).mean()), 4),
+        "neutral_share": round(float(((probability > written_at) & (probability < cantonese_at)).mean()), 4),
+    }
+    report["ngrams"] = {"vocabulary": len(vocabulary), "written": len(weights)}
+    return weights, values, report
+
+
+def held_out_probabilities(scorer: dialect.NgramDialectModel, segments: list[str]) -> np.ndarray:
+    """Each already folded segment's probability, with the detector's shrinking for few Han characters."""
+    han_table, _, _, _ = dialect._tables()
+    codes, position_segment, _ = dialect.segments(segments)
+    n = int(position_segment.max(initial=-1)) + 1
+    han = np.bincount(position_segment, weights=han_table[codes], minlength=n)
+    logits = scorer.segment_logits(codes, position_segment, n) * han / (han + dialect.SHORT_SEGMENT_HAN)
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+
+
+def write(weights: dict[int, float], values: dict[str, float], output: Path) -> None:
+    output.parent.mkdir(parents=True, exist_ok=True)
+    with output.open("w", encoding="utf-8") as f:
+        f.write("# built by `python -m canto_nemo.cantonese.train_dialect`: character n-gram weights of the dialect "
+                "model (frames \\x02 \\x03)\n")
+        for key, value in values.items():
+            f.write(f"@{key}\t{value}\n")
+        for code, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
+            ngram = dialect.decode(code)
+            if "\t" not in ngram and "\r" not in ngram:  # the file's own separators
+                f.write(f"{ngram}\t{weight}\n")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=shared_data())
+    parser.add_argument("--output", type=Path, default=OUTPUT)
+    args = parser.parse_args(argv)
+    weights, values, report = build(args.data)
+    write(weights, values, args.output)
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    print(f"wrote {args.output}: {len(weights):,} n-grams, thresholds {values}")
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""The dialect judge's labels, scores and shares; its policy in each shipped config; its build, bit for bit; and its
+training data held apart from the evaluation sets."""
+
+import json
+import re
+
+import pytest
+
+from canto_nemo.cantonese import PACK, detect_dialect, detect_dialect_batch
+from canto_nemo.cantonese.dialect import MODEL_FILE, detector
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("佢哋喺度食緊飯，你嚟唔嚟呀？", "cantonese"),
+        ("佢哋喺度食紧饭，你嚟唔嚟呀？", "cantonese"),  # Simplified script
+        ("開左同盟啦 已經好耐無人開過post，大家係時侯返黎啦", "cantonese"),  # forum spelling: 左 黎 無 係
+        ("我pair左塊magic trackpad去iPad度", "cantonese"),  # code-switching
+        ("我聽朝要submit個report，點寫好？", "cantonese"),
+        ("你想賭吓錢買隻仙股玩吓啦！", "cantonese"),  # dropped as written Chinese by the previous detector
+        ("哇，龍尾排到去隔籬街喇。", "cantonese"),
+        ("今個禮拜全部冬天褸都六折。", "cantonese"),
+        ("他們在吃飯，你來不來？", "written_chinese"),
+        ("他们在吃饭，你来不来？", "written_chinese"),
+        ("這是一個很好的建議，我們會考慮。", "written_chinese"),
+        ("他說：「我哋聽日去飲茶啦。」然後他就離開了。這件事讓大家都很驚訝。", "mixed"),  # a quotation in narration
+        ("好。", "neutral"),  # no evidence either way
+        ("東京は日本の首都です", "other"),
+        ("서울은 한국의 수도입니다", "other"),
+        ("hello world", "other"),
+        ("", "other"),
+    ],
+)
+def test_labels(text, label):
+    assert detect_dialect(text).label == label
+
+
+def test_a_cantonese_post_quoting_a_japanese_title_is_still_cantonese():
+    assert detect_dialect("啱啱訓醒，係咪等緊我開 フェチ 推薦區呀？我哋一齊睇啦").label == "cantonese"
+
+
+def test_scores_are_probabilities_shares_fractions_and_batches_agree():
+    texts = ["佢哋喺度食緊飯，你嚟唔嚟呀？", "他們在吃飯，你來不來？", "好。", "",
+             "他說：「我哋聽日去飲茶啦。」然後他就離開了。"]
+    results = detect_dialect_batch(texts)
+    assert results == [detect_dialect(t) for t in texts] == PACK.dialect_detector().detect_batch(texts)
+    assert all(0.0 <= r.score <= 1.0 for r in results)
+    assert results[0].score > 0.9 > 0.1 > results[1].score
+    assert results[0].share == 1.0 and results[1].share == 0.0 and results[2].share is None
+    assert 0.2 < results[4].share < 0.8
+
+
+def test_few_characters_give_less_confidence_than_many_with_the_same_evidence():
+    short, long = detect_dialect("佢哋喺度"), detect_dialect("佢哋喺度，今日天氣幾好，出面有好多人行街")
+    assert short.label == long.label == "cantonese" and 0.5 < short.score < long.score
+
+
+def test_the_model_is_small_enough_to_ship():
+    assert MODEL_FILE.stat().st_size < 2_000_000 and len(detector().codes) > 1000
+
+
+# --------------------------------------------------------------------------------------------------- policy
+
+CASES = {"cantonese": "佢哋喺度食緊飯，你嚟唔嚟呀？", "neutral": "好。", "written_chinese": "他們在吃飯，你來不來？",
+         "other": "東京は日本の首都です", "mixed": "他說：「我哋聽日去飲茶啦。」然後他就離開了。"}
+
+
+@pytest.mark.parametrize(("policy", "kept"), [
+    ("default", {"cantonese", "neutral", "mixed"}),
+    ("strict", {"cantonese"}),
+    ("keep_all", {"cantonese", "neutral", "mixed", "written_chinese", "other"}),
+])
+def test_what_each_shipped_policy_keeps(policy, kept):
+    import pandas as pd
+    from nemo_curator.tasks import DocumentBatch
+
+    from canto_nemo.curator_stages.dialect import DialectFilter, DialectLabeler
+    from canto_nemo.curator_stages.workflow import compose
+
+    cfg = compose(["input=x", "output=y", f"dialect={policy}"]).dialect
+    stage = DialectFilter(pack=PACK, keep_labels=cfg.keep_labels, min_share=cfg.min_share, min_score=cfg.min_score)
+    batch = DocumentBatch(dataset_name="t", data=pd.DataFrame({"id": list(CASES), "text": list(CASES.values())}))
+    out = stage.process(DialectLabeler(PACK).process(batch)).to_pandas()
+    assert set(out["id"]) == kept
+    assert out["dialect_label"].tolist() == out["id"].tolist()  # each case got the label it stands for
+
+
+# --------------------------------------------------------------------------------------------------- build
+
+
+@pytest.mark.slow
+def test_the_shipped_model_is_exactly_what_the_build_command_makes(tmp_path, shared_data):
+    from canto_nemo.cantonese import train_dialect
+
+    report = train_dialect.main(["--data", str(shared_data), "--output", str(tmp_path / "model.tsv")])
+    assert (tmp_path / "model.tsv").read_bytes() == MODEL_FILE.read_bytes()
+    assert report["held_out"]["written_as_cantonese"] <= 0.006 and report["segments"] > 100_000
+
+
+@pytest.mark.slow
+def test_no_training_text_is_an_evaluation_sentence(shared_data):
+    """Checked apart from the builder's own filter: every training segment against every evaluation text, both
+    reduced to their Han characters only, in each script."""
+    from canto_nemo.cantonese import train_dialect
+    from canto_nemo.cantonese.variants import converter
+
+    def han_only(text: str) -> str:
+        return "".join(re.findall(r"[\u3400-\u9fff]", text))
+
+    evaluation = set()
+    for path in (shared_data / "ud_hk").glob("*.conllu"):
+        evaluation |= {han_only(line[9:]) for line in path.open(encoding="utf-8") if line.startswith("# text = ")}
+    for path in (shared_data / "yue_benchmark").glob("*.json"):
+        for record in json.loads(path.read_text(encoding="utf-8")):
+            evaluation |= {han_only(v) for v in record.values() if isinstance(v, str)}
+    evaluation = {han_only(converter("t2s").convert(e)) for e in evaluation}
+    segments, _, _ = train_dialect.training_segments(shared_data)  # folded: Simplified already
+    overlap = {s for s in (han_only(s) for s in segments) if len(s) >= 6} & evaluation
+    assert not overlap, sorted(overlap)[:10]
