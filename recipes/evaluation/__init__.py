@@ -1,0 +1,1 @@
+"""Evaluation of a model: Yue-Benchmark as lm-evaluation-harness tasks, bits per character, dialect fidelity."""

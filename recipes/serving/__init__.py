@@ -1,0 +1,1 @@
+"""Serving a model: an OpenAI-compatible HTTP server and a chat page."""
