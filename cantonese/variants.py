@@ -22,7 +22,7 @@ def converter(profile: str) -> opencc.OpenCC:
 
 
 @cache
-def _script_marks() -> tuple[re.Pattern, re.Pattern]:
+def script_marks() -> tuple[re.Pattern, re.Pattern]:
     """Characters that exist only in Simplified, and only in Traditional, writing (per OpenCC's tables)."""
     chars = [chr(c) for c in range(0x4E00, 0xA000)]
     joined = "\n".join(chars)
@@ -38,7 +38,7 @@ def _script_marks() -> tuple[re.Pattern, re.Pattern]:
 
 def script_of(text: str) -> str:
     """ "simplified" or "traditional", by which script's own characters the text uses more."""
-    simplified, traditional = _script_marks()
+    simplified, traditional = script_marks()
     return "simplified" if len(simplified.findall(text)) > len(traditional.findall(text)) else "traditional"
 
 

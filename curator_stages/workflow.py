@@ -48,6 +48,8 @@ class CurationWorkflow:
     pack: str = "???"  # the language pack: its name (the stages of a config take it by interpolation)
     stages: dict[str, Any] = field(default_factory=dict)
     dialect: dict[str, Any] = field(default_factory=dict)  # the policy values conf/curate/dialect/ puts here
+    decontaminate: list[str] = field(default_factory=list)  # evaluation sets (files, folders) the pipeline's
+    # decontamination stage drops overlaps with
     text_field: str = "text"  # JSONL/Parquet field (TSV column) holding the text
     id_field: str = "id"  # the field holding a record's id; made ("<file>:<line>") only where a record has none
     encoding: str = "utf-8"  # of the line-oriented input files (e.g. big5hkscs, gb18030)

@@ -30,7 +30,8 @@ from megatron.core.transformer import TransformerConfig
 
 from canto_nemo.curator_stages.outputs import prepare_output_dir
 
-__all__ = ["smoke_train"]
+__all__ = ["export_hf", "smoke_train"]
+ROTARY_BASE = 10_000
 
 
 class PretokenizedTokenizer(MegatronLegacyTokenizer):
@@ -131,10 +132,17 @@ def _build_datasets(
 
 
 def _build_model(vocab_size, seq_length, num_layers, hidden_size, num_attention_heads) -> GPTModel:
+    """A Llama-shaped GPT (RMSNorm, SwiGLU, RoPE, no biases, tied embeddings), so that NeMo's own Llama export
+    transforms apply to it (`export_hf`)."""
     config = TransformerConfig(
         num_layers=num_layers,
         hidden_size=hidden_size,
         num_attention_heads=num_attention_heads,
+        ffn_hidden_size=4 * hidden_size,
+        normalization="RMSNorm",
+        gated_linear_unit=True,
+        activation_func=torch.nn.functional.silu,
+        add_bias_linear=False,
         use_cpu_initialization=True,
         params_dtype=torch.float32,
         pipeline_dtype=torch.float32,
@@ -150,12 +158,79 @@ def _build_model(vocab_size, seq_length, num_layers, hidden_size, num_attention_
     )
     return GPTModel(
         config=config,
-        transformer_layer_spec=get_gpt_layer_local_spec(),
+        transformer_layer_spec=get_gpt_layer_local_spec(normalization="RMSNorm"),
         vocab_size=vocab_size,
         max_sequence_length=seq_length,
         share_embeddings_and_output_weights=True,
         position_embedding_type="rope",
+        rotary_base=ROTARY_BASE,
     )
+
+
+def export_hf(model: GPTModel, tokenizer_dir: str, output: Path) -> Path:
+    """The megatron-core model as a Hugging Face Llama folder (with the tokenizer), through NeMo's own Llama export:
+    its state transforms (`TransformFns.split_qkv`, `split_fc1`, `prune_padding`) and `io.apply_transforms`. The
+    key map is NeMo's HFLlamaExporter's, spelled for megatron-core's local layer spec (its norms are modules of
+    their own, where the TransformerEngine spec fuses them into the linear layers: NeMo's Llama 4 export spells them
+    the same way)."""
+    import shutil
+
+    from nemo.lightning import io
+    from nemo.lightning.io.state import TransformFns
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    c = model.config
+    tokenizer = AutoTokenizer.from_pretrained(tokenizer_dir)
+    target = LlamaForCausalLM(LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=c.hidden_size, intermediate_size=c.ffn_hidden_size,
+        num_hidden_layers=c.num_layers, num_attention_heads=c.num_attention_heads,
+        num_key_value_heads=c.num_query_groups or c.num_attention_heads, head_dim=c.kv_channels,
+        max_position_embeddings=model.max_sequence_length, rope_theta=ROTARY_BASE,
+        rms_norm_eps=c.layernorm_epsilon, tie_word_embeddings=False,  # tied after the transfer (below)
+        hidden_act="silu", attention_bias=False, mlp_bias=False, bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, dtype="float32"))
+    mapping = {
+        "decoder.layers.*.self_attention.linear_proj.weight": "model.layers.*.self_attn.o_proj.weight",
+        "decoder.layers.*.mlp.linear_fc2.weight": "model.layers.*.mlp.down_proj.weight",
+        "decoder.layers.*.input_layernorm.weight": "model.layers.*.input_layernorm.weight",
+        "decoder.layers.*.pre_mlp_layernorm.weight": "model.layers.*.post_attention_layernorm.weight",
+        "decoder.final_layernorm.weight": "model.norm.weight",
+    }
+    transforms = [
+        io.state_transform(source_key="decoder.layers.*.self_attention.linear_qkv.weight",
+                           target_key=tuple(f"model.layers.*.self_attn.{x}_proj.weight" for x in "qkv"),
+                           fn=TransformFns.split_qkv),
+        io.state_transform(source_key="decoder.layers.*.mlp.linear_fc1.weight",
+                           target_key=("model.layers.*.mlp.gate_proj.weight", "model.layers.*.mlp.up_proj.weight"),
+                           fn=TransformFns.split_fc1),
+        io.state_transform(source_key="embedding.word_embeddings.weight", target_key="model.embed_tokens.weight",
+                           fn=TransformFns.prune_padding),
+    ]
+    # The megatron model ties its output layer to the embedding: so does the Hugging Face one, once filled.
+    io.apply_transforms(model, target, mapping=mapping, transforms=transforms,
+                        state_dict_ignored_entries=["lm_head.weight"])
+    target.config.tie_word_embeddings = True
+    target.tie_weights()
+    output.mkdir(parents=True, exist_ok=True)
+    target.save_pretrained(output)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "canto_tokenizer.json"):
+        if (Path(tokenizer_dir) / name).is_file():
+            shutil.copy(Path(tokenizer_dir) / name, output / name)
+    return output
+
+
+@torch.no_grad()
+def _export_difference(model: GPTModel, hf_dir: Path, batch: dict) -> float:
+    """Largest difference between the megatron-core model's logits and the exported model's, on one batch (over
+    the tokenizer's real vocabulary, without Megatron's padding rows)."""
+    from transformers import AutoModelForCausalLM
+
+    hf = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32).eval()
+    model.eval()
+    ours = model(input_ids=batch["tokens"], position_ids=batch["position_ids"], attention_mask=batch["attention_mask"])
+    model.train()
+    theirs = hf(input_ids=batch["tokens"]).logits
+    return float((ours[..., : theirs.shape[-1]] - theirs).abs().max())
 
 
 def _batch_loss(model: GPTModel, batch: dict) -> torch.Tensor:
@@ -204,11 +279,14 @@ def smoke_train(
     seed: int = 1234,
     eval_batches: int = 8,
     log_every: int = 25,
+    tokenizer: str | None = None,
     overwrite: bool = False,
     progress=print,
 ) -> dict:
     """Train a tiny GPTModel on CPU for `steps` micro-batches; return (and write to output_dir/smoke_train.json)
-    the first and last training loss, validation perplexity before and after, and throughput."""
+    the first and last training loss, validation perplexity before and after, and throughput. With the `tokenizer`
+    folder, the model before and after training is also written as Hugging Face folders (DIR/hf_initial, DIR/hf)
+    that transformers, lm-eval and `canto-nemo serve` load, and the export is checked against the model's logits."""
     if steps < 1 or eval_batches < 1 or log_every < 1:
         raise ValueError("steps, eval_batches and log_every must be at least 1")
     if not 0 <= eod_id < vocab_size:
@@ -246,6 +324,8 @@ def smoke_train(
 
         ppl_before = _valid_ppl(model, valid_batches)
         progress(f"step 0: valid ppl {ppl_before:.1f}, {n_params:,} parameters")
+        if tokenizer is not None:
+            export_hf(model, tokenizer, out / "hf_initial")
 
         losses: list[float] = []
         train_seconds = 0.0
@@ -273,6 +353,11 @@ def smoke_train(
 
         ppl_after = _valid_ppl(model, valid_batches)
         progress(f"step {steps}: valid ppl {ppl_after:.1f} (was {ppl_before:.1f})")
+        export_difference = None
+        if tokenizer is not None:
+            export_hf(model, tokenizer, out / "hf")
+            export_difference = _export_difference(model, out / "hf", valid_batches[0])
+            progress(f"exported {out / 'hf'} (and hf_initial): logits within {export_difference:.2e} of the model's")
 
     last_window = losses[-((steps - 1) % log_every + 1) :]
     result = {
@@ -286,6 +371,8 @@ def smoke_train(
         "valid_ppl_after": ppl_after,
         "tokens_per_second": steps * micro_batch_size * seq_length / train_seconds,
         "seconds": time.perf_counter() - started,
+        "hf": str(out / "hf") if tokenizer is not None else None,
+        "hf_export_max_logit_diff": export_difference,
     }
     (out / "smoke_train.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     return result
@@ -297,5 +384,7 @@ def from_megatron_data(data: str, output: str, **kwargs) -> dict:
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path} not found: data= is the output= prefix given to megatron-data")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    # The tokenizer the data was written with is the exported model's, unless tokenizer= names another folder.
+    tokenizer = kwargs.pop("tokenizer", None) or (manifest["tokenizer"] if Path(manifest["tokenizer"]).is_dir() else None)
     return smoke_train(manifest["prefixes"]["train"], manifest["prefixes"]["validation"],
-                       manifest["padded_vocab_size"], manifest["eod_id"], output, **kwargs)
+                       manifest["padded_vocab_size"], manifest["eod_id"], output, tokenizer=tokenizer, **kwargs)

@@ -147,3 +147,31 @@ def make_ray_cluster():
     yield make
     for cluster in started:
         cluster.stop()
+
+
+def build_tiny_model(folder: Path, texts: list[str], vocab_size: int = 2000, seed: int = 0) -> Path:
+    """A tiny random Qwen2 causal LM (2 layers, hidden 64) with a byte-level BPE trained on `texts` (ChatML template),
+    saved as a Hugging Face folder: for plumbing tests of evaluation, serving and alignment, never for quality."""
+    import json
+
+    import torch
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    from canto_nemo.recipes import tokenizer
+
+    corpus = folder.parent / f"{folder.name}-corpus.jsonl"
+    corpus.write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in texts), encoding="utf-8")
+    info = tokenizer.train(str(corpus), str(folder), vocab_size=vocab_size, progress=lambda s: None)
+    torch.manual_seed(seed)
+    config = Qwen2Config(vocab_size=info["padded_vocab_size"], hidden_size=64, intermediate_size=128,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=2048, tie_word_embeddings=True, eos_token_id=info["eod_id"],
+                         bos_token_id=info["eod_id"], pad_token_id=info["eod_id"])
+    Qwen2ForCausalLM(config).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory, lihkg_posts) -> Path:
+    """tests' shared tiny model folder (see build_tiny_model)."""
+    return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", lihkg_posts)

@@ -56,6 +56,15 @@ def test_train_megatron_data_and_smoke_train(posts, tmp_path):
     result = json.loads((tmp_path / "smoke" / "smoke_train.json").read_text())
     assert result["steps"] == 30 and result["valid_ppl_after"] < result["valid_ppl_before"]
     assert "validation perplexity" in done.stdout
+    # The trained model as a Hugging Face folder, through NeMo's Llama export: same logits, and it generates.
+    assert result["hf_export_max_logit_diff"] < 1e-4
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    hf = AutoModelForCausalLM.from_pretrained(result["hf"])
+    tokenizer = AutoTokenizer.from_pretrained(result["hf"])
+    ids = tokenizer("今日好熱", return_tensors="pt").input_ids
+    assert hf.generate(ids, max_new_tokens=4, do_sample=False).shape[1] > ids.shape[1]
+    assert (tmp_path / "smoke" / "hf_initial" / "config.json").is_file()
 
 
 def test_bad_arguments_are_named(posts, tmp_path):

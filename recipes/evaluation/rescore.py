@@ -1,0 +1,67 @@
+"""Re-scoring of the Yue-Benchmark authors' published model outputs with this package's own answer rules.
+
+The authors released, per model, the raw responses behind their GSM8K and ARC-C accuracies (`MODEL_gsm8k_cantonese_
+0shot.json.gz`, `MODEL_ARC-c_cantonese_0shot.json.gz`: gzip JSON arrays of records with question, llm_output,
+correct_answer and, for ARC, standard_answer_range). Scoring them with the rules the lm-eval tasks use
+(canto_nemo.recipes.evaluation.scoring) checks those rules against the published numbers, and adds what the
+published numbers leave out: whether the answers are Cantonese at all.
+
+    python -m canto_nemo.recipes.evaluation.rescore yue_gsm8k qwen2.5-7b-hf_gsm8k_cantonese_0shot.json.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+from canto_nemo.recipes.evaluation import scoring
+
+TASKS = ("yue_gsm8k", "yue_arc_c")
+
+
+def rescore(path: str, task: str) -> dict:
+    """Accuracy of the published responses in `path` under this package's rule for `task` (yue_gsm8k or yue_arc_c),
+    with their dialect fidelity: the share the judge labels Cantonese, the mean share of Simplified-only characters,
+    and the count per dialect label."""
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}: rescore reads {', '.join(TASKS)}")
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"published outputs {file} do not exist (the authors' files are "
+                                f"MODEL_gsm8k_cantonese_0shot.json.gz and MODEL_ARC-c_cantonese_0shot.json.gz)")
+    with (gzip.open(file, "rt", encoding="utf-8") if file.suffix == ".gz" else file.open(encoding="utf-8")) as f:
+        records = json.load(f)
+    responses = [record["llm_output"] for record in records]
+    if task == "yue_gsm8k":
+        correct = [scoring.extract_number(record["llm_output"], record["question"])
+                   == scoring.canonical_number(record["correct_answer"]) for record in records]
+    else:
+        correct = [scoring.extract_choice(record["llm_output"], _options(record)) == record["correct_answer"]
+                   for record in records]
+    labels = scoring.dialect_labels(responses)
+    return {"accuracy": sum(correct) / len(records), "n": len(records),
+            "cantonese_share": labels.count("cantonese") / len(records),
+            "simplified_char_share": sum(map(scoring.simplified_char_share, responses)) / len(records),
+            "labels": dict(Counter(labels))}
+
+
+def _options(record: dict) -> list[tuple[str, str]]:
+    # The range is a Python literal ("[['A', '…'], …]"); a three-option item holds the string 'None' for D.
+    return [(letter, text) for letter, text in ast.literal_eval(record["standard_answer_range"]) if text != "None"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("task", choices=TASKS)
+    parser.add_argument("paths", nargs="+", help="published output files (.json.gz)")
+    args = parser.parse_args()
+    for path in args.paths:
+        print(json.dumps({"path": path, **rescore(path, args.task)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
