@@ -385,6 +385,7 @@ def from_megatron_data(data: str, output: str, **kwargs) -> dict:
         raise FileNotFoundError(f"{manifest_path} not found: data= is the output= prefix given to megatron-data")
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     # The tokenizer the data was written with is the exported model's, unless tokenizer= names another folder.
-    tokenizer = kwargs.pop("tokenizer", None) or (manifest["tokenizer"] if Path(manifest["tokenizer"]).is_dir() else None)
+    written_with = manifest["tokenizer"] if Path(manifest["tokenizer"]).is_dir() else None
+    tokenizer = kwargs.pop("tokenizer", None) or written_with
     return smoke_train(manifest["prefixes"]["train"], manifest["prefixes"]["validation"],
                        manifest["padded_vocab_size"], manifest["eod_id"], output, tokenizer=tokenizer, **kwargs)
