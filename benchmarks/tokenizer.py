@@ -2,7 +2,9 @@
 
 Fertility: tokens per character on the Cantonese side of ../shared/data/ud_hk, on its written-Chinese side, and on
 English (the `en` side of Yue-TRANS-en-yue), for Qwen2.5, Llama-3 and our tokenizers, in one run. The evaluation sets
-are only measured here; the tokenizers are built from the curated demo corpus (LIHKG + pycantonese corpora).
+are only measured here; our tokenizers are built from the curated demo corpus (LIHKG + pycantonese corpora),
+decontaminated against ud_hk and Yue-Benchmark as the demo is, and, to show what contamination did to the figures,
+from the same curation without decontamination (pycantonese's CTCPC holds most of ud_hk's sentences).
 
 Throughput: curated JSONL -> .bin/.idx, `recipes.megatron_data.build` on both cores vs a single-process loop doing
 the same work (read, tokenize, IndexedDatasetBuilder.add_item), on the same corpus and tokenizer.
@@ -34,17 +36,21 @@ def conllu(path: Path) -> list[str]:
     return [line.split("=", 1)[1].strip() for line in path.open(encoding="utf-8") if line.startswith("# text = ")]
 
 
-def ensure_corpus(corpus: Path) -> None:
+def ensure_corpus(corpus: Path, decontaminate: bool = True) -> None:
+    """The demo's curation into `corpus` (if it is not there): decontaminated against ud_hk and Yue-Benchmark as the
+    demo is, or, for the comparison, not."""
     if corpus.exists():
         return
     from canto_nemo.cli import main
 
     inputs = f"input=[{SHARED / 'lihkg'},pycantonese:hkcancor,pycantonese:common_voice,pycantonese:ctcpc]"
-    if main(["curate", inputs, f"output={corpus}"]) != 0:
+    sets = f"decontaminate=[{SHARED / 'ud_hk'},{SHARED / 'yue_benchmark'}]" if decontaminate else "decontaminate=[]"
+    if main(["curate", inputs, f"output={corpus}", sets]) != 0:
         raise SystemExit("curation failed")
 
 
-def fertility(corpus: Path, work: Path, merges: list[int]) -> list[dict]:
+def fertility(corpora: dict[str, Path], work: Path, merges: list[int]) -> list[dict]:
+    """Fertility of the base tokenizers and of ours built from each corpus (the first is the decontaminated one)."""
     from canto_nemo.recipes import tokenizer as tok
 
     texts = {
@@ -52,21 +58,22 @@ def fertility(corpus: Path, work: Path, merges: list[int]) -> list[dict]:
         "ud_hk zh": conllu(SHARED / "ud_hk" / "zh_hk-ud-test.conllu"),
         "English": [r["en"] for r in json.load((SHARED / "yue_benchmark" / "Yue-TRANS-en-yue.json").open())],
     }
-    names = {"Qwen2.5": "qwen2.5", "Llama-3": "llama3"}
-    for n in merges:
-        out = work / f"extended_{n}"
-        start = time.perf_counter()
-        info = tok.extend("qwen2.5", str(corpus), str(out), new_merges=n, progress=lambda s: None)
-        print(f"extended Qwen2.5 with new_merges={n}: +{info['added_tokens']:,} tokens in "
-              f"{time.perf_counter() - start:.0f} s", flush=True)
-        names[f"ours: Qwen2.5 + {info['added_tokens']:,} ({n:,} word merges)"] = str(out)
-    out = work / "trained_32k"
-    tok.train(str(corpus), str(out), vocab_size=32000, progress=lambda s: None)
-    names["ours: trained from scratch, 32k"] = str(out)
+    names = {("-", "Qwen2.5"): "qwen2.5", ("-", "Llama-3"): "llama3"}
+    for corpus_name, corpus in corpora.items():
+        for n in merges:
+            out = work / f"{corpus_name}_extended_{n}"
+            start = time.perf_counter()
+            info = tok.extend("qwen2.5", str(corpus), str(out), new_merges=n, progress=lambda s: None)
+            print(f"{corpus_name}: extended Qwen2.5 with new_merges={n}: +{info['added_tokens']:,} tokens in "
+                  f"{time.perf_counter() - start:.0f} s", flush=True)
+            names[(corpus_name, f"ours: Qwen2.5 + {info['added_tokens']:,} ({n:,} word merges)")] = str(out)
+        out = work / f"{corpus_name}_trained_32k"
+        tok.train(str(corpus), str(out), vocab_size=32000, progress=lambda s: None)
+        names[(corpus_name, "ours: trained from scratch, 32k")] = str(out)
     rows = []
-    for label, name in names.items():
+    for (corpus_name, label), name in names.items():
         t = tok.load(name)
-        row = {"tokenizer": label, "vocab": t.get_vocab_size()}
+        row = {"built from": corpus_name, "tokenizer": label, "vocab": t.get_vocab_size()}
         for set_name, set_texts in texts.items():
             f = tok.fertility(t, set_texts)
             row[set_name] = f["tokens_per_char"]
@@ -146,9 +153,12 @@ def table(rows: list[dict], fmt: dict[str, str]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--corpus", default=str(REPO / "demo_out"))
+    parser.add_argument("--corpus", default=str(REPO / "demo_out"), help="curated, decontaminated (the demo's)")
+    parser.add_argument("--contaminated", default=None,
+                        help="the same curation without decontamination (default: curated into a temporary folder)")
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--merges", default="4000,16000")
+    parser.add_argument("--fertility-only", action="store_true", help="skip the Megatron throughput part")
     args = parser.parse_args()
     corpus = Path(args.corpus)
     ensure_corpus(corpus)
@@ -160,16 +170,20 @@ def main() -> None:
           f"tokenizers {tokenizers.__version__}, transformers {transformers.__version__}, torch {torch.__version__}")
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        contaminated = Path(args.contaminated) if args.contaminated else work / "contaminated"
+        ensure_corpus(contaminated, decontaminate=False)
         merges = [int(m) for m in args.merges.split(",")]
-        rows = fertility(corpus, work, merges)
+        rows = fertility({"decontaminated": corpus, "contaminated": contaminated}, work, merges)
         print("\nTokens per character (lower is better)")
         print(table(rows, {"vocab": "{:,}", "ud_hk yue": "{:.3f}", "ud_hk zh": "{:.3f}", "English": "{:.3f}"}))
         base = rows[0]
         for r in rows[2:]:
-            print(f"{r['tokenizer']}: yue {r['ud_hk yue']:.3f} (target <= 0.70), "
+            print(f"{r['built from']} {r['tokenizer']}: yue {r['ud_hk yue']:.3f} (target <= 0.70), "
                   f"zh {r['ud_hk zh'] / base['ud_hk zh']:.3f}x and English {r['English'] / base['English']:.3f}x "
                   "Qwen2.5 (target <= 1.02x)")
-        default = str(work / f"extended_{merges[-1]}")
+        if args.fertility_only:
+            return
+        default = str(work / f"decontaminated_extended_{merges[-1]}")
         rows = throughput(corpus, default, args.repeat, work)
         print("\nMegatron dataset building (extended Qwen2.5 tokenizer)")
         print(table(rows, {"seconds": "{:.1f}", "tokens": "{:,}", "tokens_per_s": "{:,.0f}", "vs loop": "{:.2f}x"}))

@@ -32,6 +32,8 @@ commands:
   resize-embeddings base=HF_DIR tokenizer=DIR output=DIR   a base model's embeddings resized to an extended tokenizer
   sweep          recipe=NAME nodes=N gpus_per_node=G output=DIR   NeMo AutoConfigurator candidates; sweep run|rank
   demo           [output=DIR]   curated text -> tokenizers -> Megatron data -> smoke training, end to end
+  eval           model=HF_DIR|endpoint=URL output=DIR [tasks=[...]]   Yue-Benchmark, bits per character, dialect
+                 fidelity (lm-eval): DIR/results.json, DIR/report.html; eval rescore=FILE task=T: published outputs
 
 Run `canto-nemo COMMAND --help` for a command's options. Every command takes verbose=true to show the engines'
 own logs (Ray, NeMo Curator, NeMo) as well as its one line per step."""
@@ -91,6 +93,14 @@ HELP = {
             "tokenizer and extends Qwen2.5's;\nwrites Megatron datasets with each; trains a tiny GPT on CPU for "
             "`steps` steps; prints a one-screen summary.\nDIR is the demo's own folder: it is rewritten on every run "
             "(overwrite=false refuses a non-empty one).",
+    "eval": "Runs the evaluation suite with lm-evaluation-harness on Hugging Face model folders (model=DIR, or "
+            "model=[DIR,DIR] side by\nside) and an OpenAI-compatible endpoint (endpoint=URL: vLLM, NIM, canto-nemo "
+            "serve; chat=true for chat models).\nTasks: the yue_benchmark group (yue_arc_c, yue_arc_c_gen, "
+            "yue_gsm8k, yue_truthfulqa_mc1, yue_trans_zh_yue,\nyue_trans_en_yue) and cantonese_bpc (bits per "
+            "character on held-out text). Generation tasks also report the\ndialect of the answers. Writes "
+            "DIR/results.json, DIR/report.html and DIR/samples/. limit=N caps items per task.\n"
+            "`canto-nemo eval rescore=FILE task=yue_gsm8k|yue_arc_c` scores published outputs in the benchmark's "
+            "format\nand prints one JSON object.",
 }
 
 
@@ -301,8 +311,26 @@ def demo(args: list[str]) -> int:
     return 0 if result is None else result
 
 
+def eval_(args: list[str]) -> int:
+    if any(a.startswith("rescore=") for a in args):
+        from canto_nemo.recipes.evaluation import rescore as published
+
+        def rescore(rescore: str, task: str) -> dict:  # the option names the command line uses
+            return published.rescore(rescore, task)
+
+        result = call("eval", "rescore=FILE task=yue_gsm8k|yue_arc_c", args, rescore)
+        if result is not None:
+            print(json.dumps(result, ensure_ascii=False))
+        return 0
+    from canto_nemo.recipes.evaluation.run import evaluate
+
+    call("eval", "model=HF_DIR|endpoint=URL output=DIR [tasks=[...]] [limit=N]", args, evaluate)
+    return 0
+
+
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
-            "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo}
+            "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo,
+            "eval": eval_}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -321,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     # Every command is quiet unless asked: one line per step; verbose=true shows the engines' own logs too.
     verbose = any(a.lower() in ("verbose=true", "verbose=1") for a in rest)
     configure_logging(verbose)
-    if command not in ("curate", "dedup"):  # the curation config has the option itself
+    if command not in ("curate", "dedup", "eval"):  # these have the option themselves
         rest = [a for a in rest if not a.lower().startswith("verbose=")]
     try:
         return COMMANDS[command](rest)

@@ -1,5 +1,6 @@
-"""The end-to-end demo (`canto-nemo demo`): curated text -> tokenizers -> Megatron data -> smoke training, on the
-LIHKG posts in ../shared/data and the corpora pycantonese ships. Each step is the same call its own command makes."""
+"""The end-to-end demo (`canto-nemo demo`): curated text -> tokenizers -> Megatron data -> smoke training ->
+evaluation, on the LIHKG posts in ../shared/data and the corpora pycantonese ships. Each step is the same call its own
+command makes."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def run(output: str = "demo_out", steps: int = 300, overwrite: bool = True) -> i
 
     prepare_output_dir(output, overwrite)
     sources = inputs()
-    print(f"canto-nemo demo [1/5]: curating {', '.join(sources)} into {output}/ (takes a minute or two)")
+    print(f"canto-nemo demo [1/6]: curating {', '.join(sources)} into {output}/ (takes a minute or two)")
     # Nothing the evaluation measures may train the model: pycantonese's CTCPC holds most of ud_hk's sentences.
     evaluation = [str(shared_data() / name) for name in ("ud_hk", "yue_benchmark") if (shared_data() / name).is_dir()]
     overrides = [f"input=[{','.join(sources)}]", f"output={output}", f"decontaminate=[{','.join(evaluation)}]"]
@@ -80,11 +81,11 @@ def training(out: Path, steps: int, stats: dict) -> int:
     from canto_nemo.recipes import megatron_data, smoke_train
     from canto_nemo.recipes import tokenizer as tok
 
-    print("\ncanto-nemo demo [2/5]: training a tokenizer from scratch and extending Qwen2.5's")
+    print("\ncanto-nemo demo [2/6]: training a tokenizer from scratch and extending Qwen2.5's")
     # A small vocabulary keeps the CPU smoke model's output layer cheap; the extended one is for the NeMo recipes.
     trained = tok.train(out, str(out / "tokenizer"), vocab_size=8000, overwrite=True)
     extended = tok.extend("qwen2.5", out, str(out / "tokenizer_qwen2.5"), overwrite=True)
-    print("\ncanto-nemo demo [3/5]: Megatron datasets")
+    print("\ncanto-nemo demo [3/6]: Megatron datasets")
     data_small = megatron_data.build(out, str(out / "tokenizer"), str(out / "megatron" / "canto_bpe8k"),
                                      overwrite=True)
     data_qwen = megatron_data.build(out, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "canto_qwen2.5"),
@@ -99,12 +100,14 @@ def training(out: Path, steps: int, stats: dict) -> int:
         except ValueError as err:  # too few documents for a validation split: the replay is optional
             print(f"canto-nemo demo: no replay dataset ({err})", file=sys.stderr)
             replay = None
-    print(f"\ncanto-nemo demo [4/5]: smoke training a tiny GPT on CPU ({steps} steps)")
+    print(f"\ncanto-nemo demo [4/6]: smoke training a tiny GPT on CPU ({steps} steps)")
     result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
                                             steps=steps, overwrite=True)
-    print("\ncanto-nemo demo [5/5]: fertility on held-out curated text (the validation documents)")
+    print("\ncanto-nemo demo [5/6]: fertility on held-out curated text (the validation documents)")
     valid = megatron_data.validation_texts(out, data_small["validation_fraction"])
     _, table = tok.fertility_table(["qwen2.5", str(out / "tokenizer_qwen2.5"), str(out / "tokenizer")], valid)
+
+    evaluation = evaluate(out, result)
 
     print("\n" + "=" * 100)
     print(f"curated      {stats['documents_in']:,} documents in -> {stats['documents_out']:,} kept "
@@ -126,5 +129,32 @@ def training(out: Path, steps: int, stats: dict) -> int:
           f"{result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f} "
           f"({result['tokens_per_second']:,.0f} tokens/s)")
     print(table)
+    if evaluation is not None:
+        print(evaluation)
     print("=" * 100)
     return 0 if result["valid_ppl_after"] <= result["valid_ppl_before"] / 2 else 1
+
+
+EVAL_TASKS = ["cantonese_bpc", "yue_trans_zh_yue"]
+
+
+def evaluate(out: Path, smoke: dict) -> str | None:
+    """The smoke model before and after training, side by side (canto-nemo eval): bits per character on ud_hk's
+    held-out Cantonese, and zh->yue translation with the dialect of its answers. None when the evaluation data is
+    not beside the repository."""
+    from canto_nemo.recipes.evaluation.run import evaluate as run_eval
+
+    held_out, benchmark = shared_data() / "ud_hk" / "yue_hk-ud-test.conllu", shared_data() / "yue_benchmark"
+    if smoke.get("hf") is None or not held_out.is_file() or not benchmark.is_dir():
+        print(f"canto-nemo demo: no evaluation ({held_out} or {benchmark} is not there)", file=sys.stderr)
+        return None
+    print("\ncanto-nemo demo [6/6]: evaluating the model before and after training (lm-eval)")
+    results = run_eval(str(out / "eval"), model=[str(out / "smoke_train" / "hf_initial"), smoke["hf"]],
+                       tasks=EVAL_TASKS, benchmark=str(benchmark), held_out=str(held_out), max_gen_toks=64,
+                       overwrite=True, progress=lambda line: print(line) if "done in" in line else None)
+    before, after = (results["models"][name]["tasks"] for name in ("hf_initial", "hf"))
+    bpc = [t["cantonese_bpc"]["metrics"]["bits_per_character,none"] for t in (before, after)]
+    fidelity = [t["yue_trans_zh_yue"]["fidelity"] for t in (before, after)]
+    return (f"evaluation   bits per character on ud_hk {bpc[0]:.2f} -> {bpc[1]:.2f}; zh->yue answers labelled "
+            f"Cantonese {fidelity[0]['cantonese_share']:.0%} -> {fidelity[1]['cantonese_share']:.0%}: "
+            f"{out}/eval/report.html")

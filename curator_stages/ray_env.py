@@ -55,6 +55,10 @@ def configure_logging(verbose: bool) -> None:
     if not verbose:
         for name in ("ray", "ray.data", "nemo_curator"):
             logging.getLogger(name).setLevel(logging.WARNING)
+        # lm-eval and transformers: their per-request progress bars and notices are the engines' logs too.
+        logging.getLogger("lm_eval").setLevel(logging.ERROR)
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         warnings.filterwarnings("ignore", category=FutureWarning)
         warnings.filterwarnings("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", category=DeprecationWarning)

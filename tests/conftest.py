@@ -172,6 +172,12 @@ def build_tiny_model(folder: Path, texts: list[str], vocab_size: int = 2000, see
 
 
 @pytest.fixture(scope="session")
+def make_tiny_model():
+    """build_tiny_model, for tests that need a second model (conftest is not importable under importlib mode)."""
+    return build_tiny_model
+
+
+@pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory, lihkg_posts) -> Path:
     """tests' shared tiny model folder (see build_tiny_model)."""
     return build_tiny_model(tmp_path_factory.mktemp("tiny") / "model", lihkg_posts)

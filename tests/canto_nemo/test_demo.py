@@ -1,4 +1,5 @@
-"""The demo's training half (after curation): tokenizers, Megatron data with replay, smoke training, the summary."""
+"""The demo's training half (after curation): tokenizers, Megatron data with replay, smoke training, evaluation, the
+summary."""
 
 import json
 from pathlib import Path
@@ -34,3 +35,8 @@ def test_demo_training_half_end_to_end(tmp_path: Path, lihkg_posts, capsys):
     result = json.loads((out / "smoke_train" / "smoke_train.json").read_text())
     assert result["valid_ppl_after"] <= result["valid_ppl_before"] / 2
     assert "validation perplexity" in shown and "| qwen2.5 |" in shown and "replay" in shown
+    # It ends by evaluating its own model, before and after training, with lm-eval.
+    evaluation = json.loads((out / "eval" / "results.json").read_text(encoding="utf-8"))["models"]
+    bpc = [evaluation[m]["tasks"]["cantonese_bpc"]["metrics"]["bits_per_character,none"] for m in ("hf_initial", "hf")]
+    assert bpc[1] < bpc[0] and "evaluation   bits per character on ud_hk" in shown
+    assert "labels" in evaluation["hf"]["tasks"]["yue_trans_zh_yue"]["fidelity"]
