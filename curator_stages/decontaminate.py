@@ -143,6 +143,10 @@ class EvalOverlapFilter(DocumentFilter):
     def reject_reason(self, score: str) -> str:
         return "eval_overlap"
 
+    def reject_detail(self, score: str) -> str:
+        evaluation_set, span = score.split(": ", 1)
+        return f"shares {len(span)} characters with {evaluation_set}: {span} (folded)"
+
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_index": None, "_not_script": None}  # rebuilt on the worker
 

@@ -28,7 +28,8 @@ REJECT_COLUMNS = ("id", "stage", "reason", "detail")
 @runtime_checkable
 class ExplainsRejection(Protocol):
     """A DocumentFilter that says why it drops a document: `reject_reason(score)` is a short snake_case reason
-    (e.g. "too_short"), given the score or field value the filter decided on."""
+    (e.g. "too_short"), given the score or field value the filter decided on. It may also say `reject_detail(score)`
+    (else the detail is the score)."""
 
     def reject_reason(self, score: Any) -> str: ...
 
@@ -88,7 +89,8 @@ class _RejectsWriter:
         dropped = values[~keep]
         rejected["stage"] = self.name
         rejected["reason"] = [reason_for(filter_obj, v, invert) for v in dropped]
-        rejected["detail"] = [f"{what} {_short(v)}" for v in dropped]
+        explain = getattr(filter_obj, "reject_detail", None) if not invert else None
+        rejected["detail"] = [explain(v) if explain else f"{what} {_short(v)}" for v in dropped]
         self._dropped.append(rejected)
 
     def _write(self, batch: DocumentBatch) -> None:

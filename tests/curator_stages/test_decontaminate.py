@@ -53,6 +53,7 @@ def test_the_stage_writes_eval_overlap_rejects(eval_sets, tmp_path):
     rejects = {r["id"]: r for p in (tmp_path / "rejects").glob("*.jsonl") for r in map(json.loads, p.open())}
     assert rejects["b"]["reason"] == rejects["c"]["reason"] == "eval_overlap"
     assert "eval/arc.json" in rejects["b"]["detail"] and "eval/ud.conllu" in rejects["c"]["detail"]
+    assert rejects["b"]["detail"].startswith("shares ") and "characters with eval/arc.json: " in rejects["b"]["detail"]
 
 
 def test_no_sets_keeps_everything_and_a_missing_set_fails_at_once(tmp_path):
