@@ -31,9 +31,10 @@ commands:
   smoke-train    data=PREFIX output=DIR   a tiny megatron-core GPT trained on CPU from megatron-data's output
   resize-embeddings base=HF_DIR tokenizer=DIR output=DIR   a base model's embeddings resized to an extended tokenizer
   sweep          recipe=NAME nodes=N gpus_per_node=G output=DIR   NeMo AutoConfigurator candidates; sweep run|rank
-  demo           [output=DIR]   curated text -> tokenizers -> Megatron data -> smoke training, end to end
+  demo           [output=DIR]   curated text -> tokenizers -> Megatron data -> smoke training -> evaluation
   eval           model=HF_DIR|endpoint=URL output=DIR [tasks=[...]]   Yue-Benchmark, bits per character, dialect
                  fidelity (lm-eval): DIR/results.json, DIR/report.html; eval rescore=FILE task=T: published outputs
+  serve          model=HF_DIR | endpoint=URL [host=127.0.0.1] [port=8000]   OpenAI-compatible server and chat page
 
 Run `canto-nemo COMMAND --help` for a command's options. Every command takes verbose=true to show the engines'
 own logs (Ray, NeMo Curator, NeMo) as well as its one line per step."""
@@ -89,10 +90,11 @@ HELP = {
     "sweep run": "Runs one candidate YAML on this node (NeMo-Run's LocalExecutor, torchrun for several GPUs).",
     "sweep rank": "AutoConfigurator's get_results over the finished runs' logs under DIR/logs.",
     "demo": "End to end on real Cantonese: curates the LIHKG posts in ../shared/data/lihkg (when that folder is "
-            "there) and the\nHKCanCor, Common Voice and CTCPC text that pycantonese ships into DIR; trains a "
-            "tokenizer and extends Qwen2.5's;\nwrites Megatron datasets with each; trains a tiny GPT on CPU for "
-            "`steps` steps; prints a one-screen summary.\nDIR is the demo's own folder: it is rewritten on every run "
-            "(overwrite=false refuses a non-empty one).",
+            "there) and the\nHKCanCor, Common Voice and CTCPC text that pycantonese ships into DIR, decontaminated "
+            "against ud_hk and\nYue-Benchmark; trains a tokenizer and extends Qwen2.5's; writes Megatron datasets "
+            "with each; trains a tiny\nGPT on CPU for `steps` steps; evaluates it before and after training "
+            "(canto-nemo eval: DIR/eval/report.html);\nprints a one-screen summary. DIR is the demo's own folder: "
+            "it is rewritten on every run (overwrite=false\nrefuses a non-empty one).",
     "eval": "Runs the evaluation suite with lm-evaluation-harness on Hugging Face model folders (model=DIR, or "
             "model=[DIR,DIR] side by\nside) and an OpenAI-compatible endpoint (endpoint=URL: vLLM, NIM, canto-nemo "
             "serve; chat=true for chat models).\nTasks: the yue_benchmark group (yue_arc_c, yue_arc_c_gen, "
@@ -101,6 +103,12 @@ HELP = {
             "DIR/results.json, DIR/report.html and DIR/samples/. limit=N caps items per task.\n"
             "`canto-nemo eval rescore=FILE task=yue_gsm8k|yue_arc_c` scores published outputs in the benchmark's "
             "format\nand prints one JSON object.",
+    "serve": "An OpenAI-compatible server (/v1/models, /v1/completions, /v1/chat/completions, streaming) for the "
+             "Hugging Face model\nin HF_DIR (transformers, CPU or one GPU), or, with endpoint=URL, a front for "
+             "another OpenAI-compatible server\n(e.g. vllm serve). Both serve a chat page at / that shows the "
+             "dialect judge's label and the share of Simplified\ncharacters beside every answer. Binds to "
+             "127.0.0.1 unless host= says otherwise; api_key= (or $CANTO_NEMO_API_KEY)\nrequires "
+             "Authorization: Bearer KEY on /v1; over max_concurrent generations and queue_size waiting, 503.",
 }
 
 
@@ -328,9 +336,16 @@ def eval_(args: list[str]) -> int:
     return 0
 
 
+def serve(args: list[str]) -> int:
+    from canto_nemo.recipes.serving.server import serve as run
+
+    call("serve", "model=HF_DIR | endpoint=URL [host=127.0.0.1] [port=8000] [api_key=KEY]", args, run)
+    return 0
+
+
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
             "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo,
-            "eval": eval_}
+            "eval": eval_, "serve": serve}
 
 
 def main(argv: list[str] | None = None) -> int:

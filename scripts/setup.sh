@@ -4,6 +4,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The chat page's browser test (tests/recipes/test_chat_page.py) drives Debian's Chromium, and its screenshots need
+# CJK fonts. Checked before the .venv shortcut below, so a fresh CI machine with a cached .venv gets them too;
+# installed only where missing and where this script may (root, apt-get); anywhere else the test skips, saying why.
+if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=""
+  for pkg in chromium chromium-driver fonts-noto-cjk; do
+    status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)
+    [ "$status" = "install ok installed" ] || missing="$missing $pkg"
+  done
+  if [ -n "$missing" ]; then
+    echo "[setup] installing$missing (for the chat page's browser test)"
+    # shellcheck disable=SC2086  # one word per package
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing; } \
+      >/dev/null 2>&1 || echo "[setup] could not install$missing: the browser test will skip" >&2
+  fi
+fi
+
 want=$(cat pyproject.toml requirements.lock | sha256sum | cut -c1-16)
 stamp=.venv/.canto-nemo-installed
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/canto-nemo ]; then

@@ -206,8 +206,8 @@ def _check_endpoint(endpoint: str, leaves: dict[str, dict], chat: bool, endpoint
     if scored and backend is None:
         raise ValueError(f"tasks {', '.join(scored)} need the endpoint's tokenizer: the server has no /tokenize "
                          "(vLLM's): pass tokenizer=HF_DIR or a Hugging Face tokenizer folder for the served model")
-    return {"name": name.replace("/", "_"), "kind": "endpoint", "url": base, "model": name, "tokenizer": tokenizer,
-            "tokenizer_backend": backend}
+    return {"name": name.rstrip("/").rsplit("/", 1)[-1], "kind": "endpoint", "url": base, "model": name,
+            "tokenizer": tokenizer, "tokenizer_backend": backend}
 
 
 def _has_remote_tokenizer(endpoint: str, api_key: str | None) -> bool:

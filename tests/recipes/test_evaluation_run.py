@@ -139,3 +139,25 @@ def test_endpoint_without_logprobs_is_refused_for_scored_tasks(no_logprobs_endpo
     assert "yue_arc_c" in done.stderr and "yue_arc_c_gen" in done.stderr  # what to run instead
     done = run(f"endpoint={no_logprobs_endpoint}", f"output={tmp_path / 'chat'}", "tasks=[yue_arc_c]", "chat=true")
     assert done.returncode == 2 and "chat endpoints do not return" in done.stderr
+
+
+def test_an_endpoint_scores_as_the_model_folder_does(tiny_model, tmp_path, shared_data):
+    """The same model through the project's server (lm-eval's local-completions, the server's tokenizer routes) and
+    as a folder (lm-eval's hf): the same prompts, the same log-likelihood scores, and generation through both."""
+    from canto_nemo.recipes.serving.server import build_app, serving
+
+    tasks = ["yue_arc_c", "cantonese_bpc", "yue_gsm8k"]
+    options = {"tasks": tasks, "limit": 3, "max_gen_toks": 8, "benchmark": str(shared_data / "yue_benchmark"),
+               "progress": lambda line: None}
+    folder = evaluate(str(tmp_path / "folder"), model=str(tiny_model), **options)["models"]["model"]["tasks"]
+    with serving(build_app(model=str(tiny_model), max_concurrent=1)) as url:
+        results = evaluate(str(tmp_path / "endpoint"), endpoint=url, **options)
+    (name,) = results["models"]
+    endpoint = results["models"][name]["tasks"]
+    assert results["models"][name]["target"]["tokenizer_backend"] == "remote"
+    for task in tasks:
+        assert endpoint[task]["prompt_hash"] == folder[task]["prompt_hash"]
+    assert endpoint["yue_arc_c"]["metrics"]["acc,none"] == folder["yue_arc_c"]["metrics"]["acc,none"]
+    bpc = [r["cantonese_bpc"]["metrics"]["bits_per_character,none"] for r in (endpoint, folder)]
+    assert bpc[0] == pytest.approx(bpc[1], rel=1e-3)
+    assert endpoint["yue_gsm8k"]["n"] == 3 and "labels" in endpoint["yue_gsm8k"]["fidelity"]
