@@ -39,5 +39,5 @@ def test_the_distribution_installs_one_import_root(tmp_path):
     for expected in ("canto_nemo/curator_stages/workflow.py", "canto_nemo/cantonese/pack.py",
                      "canto_nemo/recipes/nemo_recipes.py", "canto_nemo/conf/curate/config.yaml",
                      "canto_nemo/conf/curate/pipeline/default.yaml", "canto_nemo/conf/recipe/model/tiny.yaml",
-                     "canto_nemo/cantonese/data/dialect_weights.tsv"):
+                     "canto_nemo/cantonese/data/dialect_model.tsv"):
         assert expected in names

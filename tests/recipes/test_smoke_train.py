@@ -26,6 +26,8 @@ KEYS = {
     "valid_ppl_after",
     "tokens_per_second",
     "seconds",
+    "hf",  # None without a tokenizer: nothing to export
+    "hf_export_max_logit_diff",
 }
 SMALL = {"seq_length": 64, "micro_batch_size": 8, "hidden_size": 64, "progress": lambda line: None}
 
@@ -85,6 +87,7 @@ def test_short_run_learns_and_reports(corpus, tmp_path):
     assert json.loads((tmp_path / "smoke_train.json").read_text(encoding="utf-8")) == result
     assert result["steps"] == 100 and result["seq_length"] == 64 and result["micro_batch_size"] == 8
     assert result["parameters"] > 0 and result["tokens_per_second"] > 0 and result["seconds"] > 0
+    assert result["hf"] is None and result["hf_export_max_logit_diff"] is None  # no tokenizer given
     # An untrained model is about uniform over the vocabulary.
     assert result["valid_ppl_before"] > corpus["vocab_size"] / 2
     assert result["valid_ppl_after"] <= result["valid_ppl_before"] / 2
