@@ -165,14 +165,15 @@ def train(corpus, output: str, vocab_size: int = 32000, *, text_field: str = "te
 
 
 def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequency: int = 3,
-           lexicon_characters: bool = True, pack: str = "cantonese", text_field: str = "text",
-           max_chars: int | None = None, overwrite: bool = False, progress=print) -> dict:
+           lexicon_characters: bool = True, lexicon: str | None = None, pack: str = "cantonese",
+           text_field: str = "text", max_chars: int | None = None, overwrite: bool = False, progress=print) -> dict:
     """The base tokenizer plus merges for Cantonese characters and words mined from the corpus.
 
     First every character of the pack's script that occurs in the corpus (and, with `lexicon_characters`, in the
     pack's lexicon) and is not yet one token gets the merges that make it one; then up to `new_merges` merges are
     learned greedily over the corpus's pre-tokens that hold such characters, most frequent pair first, and the
-    pack's lexicon words count as extra occurrences.
+    pack's lexicon words count as extra occurrences. `lexicon` names a vocabulary folder (`canto-nemo vocab`) whose
+    words join the pack's lexicon.
     """
     from canto_nemo.curator_stages.language_pack import get_pack
 
@@ -180,8 +181,13 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     data = json.loads(tokenizer.to_str())
     if data["model"]["type"] != "BPE" or not _is_byte_level(data):
         raise ValueError(f"tokenizer {base!r} is not a byte-level BPE; only those can be extended with merges")
-    prepare_output_dir(output, overwrite)
     pack_obj = get_pack(pack)
+    lexicon_words = set(pack_obj.lexicon())
+    if lexicon is not None:
+        from canto_nemo.recipes.vocab import vocab_words
+
+        lexicon_words |= set(vocab_words(lexicon))  # read before the output is touched: a bad folder changes nothing
+    prepare_output_dir(output, overwrite)
     script = regex.compile(f"[{pack_obj.script_class}]")
     start = time.perf_counter()
 
@@ -200,13 +206,12 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     skipped.report("tokenizer extend")
     if n_docs == 0:
         raise ValueError(f"no documents to learn from in {corpus}")
-    lexicon = pack_obj.lexicon()
-    for word in lexicon:
+    for word in sorted(lexicon_words):
         for piece, _ in tokenizer.pre_tokenizer.pre_tokenize_str(word):
             pieces[piece] += 1
     required = set(chars)
     if lexicon_characters:
-        required |= {c for word in lexicon for c in word if script.match(c)}
+        required |= {c for word in lexicon_words for c in word if script.match(c)}
     progress(f"tokenizer extend: {n_docs:,} documents, {n_chars:,} characters, {len(pieces):,} distinct pre-tokens, "
              f"{len(required):,} characters to cover")
 
@@ -253,7 +258,8 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     info = {"kind": "extended", "base": base_info["name"], "base_vocab_size": base_size,
             "vocab_size": extended.get_vocab_size(), "added_tokens": len(added), "eod": base_info["eod"],
             "documents": n_docs, "characters": n_chars, "skipped_records": skipped.count,
-            "lexicon_characters": lexicon_characters, "new_merges_requested": new_merges,
+            "lexicon_characters": lexicon_characters, "lexicon": lexicon, "lexicon_words": len(lexicon_words),
+            "new_merges_requested": new_merges,
             "min_frequency": min_frequency, "seconds": round(time.perf_counter() - start, 1)}
     rows = ["id\ttoken\tkind\tbase_ids"]
     for token_id, symbols, kind in added:
