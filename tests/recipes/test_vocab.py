@@ -1,0 +1,202 @@
+"""recipes.vocab: a vocabulary mined from real Cantonese Wikipedia text and from generated text whose words are known;
+its outputs, and the tokenizer and the dialect judge taking its words."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from canto_nemo.cantonese import dialect
+from canto_nemo.cantonese.vocab import evidence_detector, specific_words
+from canto_nemo.cli import main
+from canto_nemo.curator_stages.language_pack import get_pack
+from canto_nemo.recipes import tokenizer as tok
+from canto_nemo.recipes.vocab import FILES, build, load_vocab, vocab_words
+
+QUIET = {"progress": lambda message: None}
+# Words of a generated text; 𠀋𠀌 is of characters that neither Qwen2.5 nor the pack's lexicon has as one token.
+WORDS = ["香港", "天氣", "好熱", "我哋", "食飯", "飲茶", "今日", "落雨", "𠀋𠀌"]
+
+
+@pytest.fixture(scope="module")
+def wiki(shared_data) -> Path:
+    return shared_data / "yue_wikipedia" / "wiki_00.jsonl.gz"
+
+
+@pytest.fixture(scope="module")
+def mined(wiki, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("vocab") / "out"
+    build(str(wiki), str(out), max_chars=150_000, max_words=3000, **QUIET)
+    return out
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory) -> Path:
+    """Sentences of 3 to 12 words drawn at random from WORDS, as curated JSONL."""
+    rng = random.Random(7)
+    folder = tmp_path_factory.mktemp("generated") / "curated"
+    folder.mkdir()
+    with (folder / "part.jsonl").open("w", encoding="utf-8") as f:
+        for n in range(600):
+            text = "。".join("".join(rng.choices(WORDS, k=rng.randint(3, 12))) for _ in range(3)) + "。"
+            f.write(json.dumps({"id": f"gen:{n}", "text": text}, ensure_ascii=False) + "\n")
+    return folder.parent
+
+
+def test_mining_finds_exactly_the_words_of_a_generated_text(generated, tmp_path):
+    summary = build(str(generated), str(tmp_path / "v"), **QUIET)
+    entries = load_vocab(tmp_path / "v")
+    # Characters that always stand next to the same one, and spans across two words, are not free on both sides.
+    assert sorted(e["word"] for e in entries) == sorted(WORDS)
+    assert summary["entries"] == len(WORDS) and summary["documents"] == 600
+    assert [e["rank"] for e in entries] == list(range(1, len(WORDS) + 1))
+
+
+def test_entries_have_every_field(mined, wiki):
+    entries = load_vocab(mined)
+    assert 1000 < len(entries) <= 3000
+    by_word = {e["word"]: e for e in entries}
+    ge = by_word["嘅"]
+    assert ge["rank"] <= 3 and ge["cantonese_specific"] and ge["jyutping"] == "ge3" and ge["pos"] == "PART"
+    assert by_word["香港"]["jyutping"] == "hoeng1 gong2"
+    assert "了" in by_word["咗"]["written_equivalents"]  # from the dialect_train word lists
+    assert not by_word["年"]["cantonese_specific"]  # shared with written Chinese
+    for e in entries:
+        assert set(e) >= {
+            "word",
+            "frequency",
+            "cantonese_specificity",
+            "cantonese_specific",
+            "jyutping",
+            "pos",
+            "written_equivalents",
+            "examples",
+            "frequency_ratio",
+        }
+        assert e["frequency"] >= 5 and isinstance(e["written_equivalents"], list)
+        assert 1 <= len(e["examples"]) <= 3
+        assert all(e["word"] in x["text"] and x["id"] for x in e["examples"])
+    specificity = [e["cantonese_specificity"] for e in entries]
+    assert sum(e["cantonese_specific"] for e in entries) == sum(s >= 2.0 for s in specificity)
+
+
+def test_examples_come_from_distinct_documents_with_their_ids(mined, wiki):
+    import gzip
+
+    texts, read = {}, 0
+    with gzip.open(wiki, "rt", encoding="utf-8") as f:
+        for record in map(json.loads, f):  # the documents the miner read: up to the one that reached max_chars
+            texts[str(record["id"])] = record["text"]
+            read += len(record["text"])
+            if read >= 150_000:
+                break
+    for e in load_vocab(mined)[:300]:
+        ids = [x["id"] for x in e["examples"]]
+        holding = sum(e["word"] in t for t in texts.values())
+        assert len(set(ids)) == min(3, holding), e["word"]
+        assert all(x["text"] in texts[x["id"]] for x in e["examples"])
+
+
+def test_tsv_and_page_hold_the_same_entries(mined):
+    entries = load_vocab(mined)
+    lines = (mined / "vocab.tsv").read_text(encoding="utf-8").splitlines()
+    header = lines[0].split("\t")
+    rows = [dict(zip(header, line.split("\t"), strict=True)) for line in lines[1:]]
+    assert [r["word"] for r in rows] == [e["word"] for e in entries]
+    assert rows[0]["jyutping"] == entries[0]["jyutping"]
+    page = (mined / "vocab.html").read_text(encoding="utf-8")
+    assert '<input id="q"' in page and page.count("</script>") == 2  # no entry can close the data's script
+    data = page.split('<script id="data" type="application/json">')[1].split("</script>")[0]
+    assert [e["word"] for e in json.loads(data)] == [e["word"] for e in entries]
+    summary = json.loads((mined / "vocab.json").read_text(encoding="utf-8"))
+    assert summary["entries"] == len(entries) and "seconds" not in summary
+    assert sorted(p.name for p in mined.iterdir()) == sorted(FILES)  # nothing of the work left
+
+
+def test_same_corpus_same_files(generated, tmp_path):
+    for name in ("a", "b"):
+        build(str(generated), str(tmp_path / name), **QUIET)
+    for name in FILES:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
+
+
+def test_output_policy_and_bad_input(generated, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(FileExistsError, match="not empty"):
+        build(str(generated), str(out), **QUIET)
+    assert (out / "keep.txt").exists()
+    build(str(generated), str(out), overwrite=True, **QUIET)
+    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+
+    with pytest.raises(FileNotFoundError, match="no-such-corpus"):
+        build(str(tmp_path / "no-such-corpus"), str(tmp_path / "o1"), **QUIET)
+    english = tmp_path / "english.jsonl"
+    english.write_text('{"text": "only English here"}\nnot json\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"no \\p\{Han\} characters in .*english.jsonl"):
+        build(str(english), str(tmp_path / "o2"), **QUIET)
+    assert list((tmp_path / "o2").iterdir()) == []  # nothing half-written
+    assert "english.jsonl line 2" in capsys.readouterr().err  # the unreadable line, named
+    with pytest.raises(ValueError, match="max_length=5"):
+        build(str(generated), str(tmp_path / "o3"), max_length=5, **QUIET)
+    with pytest.raises(FileNotFoundError, match=r"no vocabulary at .*o2.*vocab\.jsonl"):
+        load_vocab(tmp_path / "o2")
+
+
+def test_entries_serve_as_seeds_and_lexicon(mined):
+    entries = load_vocab(mined)
+    seeds = [e for e in entries if e["cantonese_specific"] and len(e["word"]) >= 2]
+    assert seeds and all(e["jyutping"] and e["examples"] for e in seeds[:20])
+    assert vocab_words(mined) == [e["word"] for e in entries]
+    specific = vocab_words(mined, specific_only=True)
+    assert "嘅" in specific and "年" not in specific and set(specific) == set(specific_words(mined))
+
+
+def test_cli_vocab(generated, tmp_path, capsys):
+    assert main(["vocab", f"corpus={generated}", f"output={tmp_path / 'v'}", "max_words=5"]) == 0
+    assert len(load_vocab(tmp_path / "v")) == 5
+    assert main(["vocab", f"corpus={generated}", f"output={tmp_path / 'v'}"]) == 2  # not empty: refused
+    assert "overwrite=true" in capsys.readouterr().err
+    assert main(["vocab", "--help"]) == 0
+    assert "min_pmi" in capsys.readouterr().out
+    assert main(["vocab", f"corpus={generated}", f"output={tmp_path / 'w'}", "min_pmmi=2"]) == 2
+
+
+def test_tokenizer_extend_takes_the_vocabulary(generated, lihkg_posts, tmp_path):
+    vocab = tmp_path / "vocab"
+    build(str(generated), str(vocab), **QUIET)
+    corpus = tmp_path / "posts.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"text": t}, ensure_ascii=False) + "\n" for t in lihkg_posts[:50]), encoding="utf-8"
+    )
+    info = tok.extend("qwen2.5", str(corpus), str(tmp_path / "lex"), new_merges=0, lexicon=str(vocab), **QUIET)
+    pack_lexicon = get_pack("cantonese").lexicon()
+    assert info["lexicon_words"] == len(pack_lexicon | set(WORDS))
+    for char in "𠀋𠀌":  # only the vocabulary has them (not the posts, not the pack's lexicon, not Qwen2.5)
+        assert not any(char in w for w in pack_lexicon) and not any(char in t for t in lihkg_posts[:50])
+        assert len(tok.load("qwen2.5").encode(char).ids) > 1
+        assert len(tok.load(str(tmp_path / "lex")).encode(char).ids) == 1
+    with pytest.raises(FileNotFoundError, match="no vocabulary"):
+        tok.extend("qwen2.5", str(corpus), str(tmp_path / "bad"), lexicon=str(tmp_path / "nothing"), **QUIET)
+    assert not (tmp_path / "bad").exists()  # refused before any output
+
+
+def test_dialect_judge_takes_the_specific_words_as_evidence(mined):
+    base = dialect.detector()
+    judge = evidence_detector(mined)
+    words = [w for w in specific_words(mined) if 1 <= len(w) <= 3]
+    codes = [dialect.encode(f) for f in dialect.fold(words)]
+    assert (judge._lookup(np.asarray(codes)) >= dialect.EVIDENCE_WEIGHT).all()
+    sentences = sorted({x["text"] for e in load_vocab(mined) if e["cantonese_specific"] for x in e["examples"]})
+    before, after = base.detect_batch(sentences), judge.detect_batch(sentences)
+    assert all(a.score >= b.score - 1e-12 for a, b in zip(after, before, strict=True))
+    gained = [
+        s for s, b, a in zip(sentences, before, after, strict=True) if b.label != "cantonese" and a.label == "cantonese"
+    ]
+    assert gained  # real sentences the judge could not decide and now calls Cantonese on the mined words
+    assert base.with_evidence([]).weights.tolist() == base.weights.tolist()
