@@ -288,6 +288,7 @@ def _fidelity(samples: list[dict]) -> dict:
     return {"labels": {label: n / len(labels) for label, n in Counter(labels).most_common()},
             "cantonese_share": labels.count("cantonese") / len(labels),
             "simplified_char_share": sum(map(scoring.simplified_char_share, responses)) / len(responses),
+            "dialect_reward": scoring.dialect_reward_mean(responses),  # what canto-nemo align optimises
             "examples": examples}
 
 

@@ -12,8 +12,8 @@ call these, so a model's answers are judged by one rule wherever they come from:
 - `extract_choice` (ARC): a leading letter (`C`, `C. 行星…`), else an answer phrase (`答案係C`, `答案：C`,
   `The correct answer is C`), a choice phrase (`選C`, `揀C`), the one option restated on a line of its own, a
   letter in brackets (`(C)`), the one option whose text the response quotes.
-- Fidelity: the dialect judge's label per response and the share of Simplified-only characters among its Han
-  characters.
+- Fidelity: the dialect judge's label per response, the share of Simplified-only characters among its Han
+  characters, and the mean of the pack's alignment reward (`dialect_reward_mean`).
 """
 
 from __future__ import annotations
@@ -21,8 +21,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-
-import regex
 
 # Models answer in full-width forms as often as in ASCII; one translation makes every rule below see ASCII.
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９．－＄ＡＢＣＤ（）［］：", "0123456789.-$ABCD()[]:")
@@ -50,7 +48,6 @@ _CHOICE_PHRASE = re.compile(r"(?:選項|选项|選擇|选择|選|选|揀|拣|(?i
                             r"[ \t]*:?[ \t]*[(\[]?[ \t]*" + _LETTER)
 _LINE_START = re.compile(r"^[ \t]*[(\[]?([A-D])[.:、)\]]", re.M)
 _BRACKETED = re.compile(r"[(\[]([A-D])[)\]]")
-_HAN = regex.compile(r"\p{Han}")
 
 
 def answer_part(text: str) -> str:
@@ -144,11 +141,20 @@ def _choice_in(text: str, options: Sequence[tuple[str, str]]) -> str | None:
 
 def simplified_char_share(text: str) -> float:
     """The share of the text's Han characters that only Simplified writing uses (OpenCC s2t changes them, t2s leaves
-    them: 们, 这, 说); 0.0 for a text without Han characters."""
-    from canto_nemo.cantonese.variants import script_marks  # the project's one table of script-only characters
+    them: 们, 这, 说); 0.0 for a text without Han characters. The pack's reward (cantonese/rewards.py) holds the one
+    implementation, so training and evaluation measure the same thing."""
+    from canto_nemo.cantonese.rewards import simplified_char_share as share
 
-    han = len(_HAN.findall(text))
-    return len(script_marks()[0].findall(text)) / han if han else 0.0
+    return share(text)
+
+
+def dialect_reward_mean(texts: Sequence[str]) -> float:
+    """The mean of the pack's training reward (`canto_nemo.cantonese.rewards.dialect_reward`, no task score) over
+    the texts: the fidelity metric the DPO and GRPO recipes optimise."""
+    from canto_nemo.cantonese.rewards import dialect_reward
+
+    rewards = dialect_reward(list(texts))
+    return sum(rewards) / len(rewards) if rewards else 0.0
 
 
 def dialect_labels(texts: Sequence[str]) -> list[str]:
