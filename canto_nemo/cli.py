@@ -35,6 +35,10 @@ commands:
   eval           model=HF_DIR|endpoint=URL output=DIR [tasks=[...]]   Yue-Benchmark, bits per character, dialect
                  fidelity (lm-eval): DIR/results.json, DIR/report.html; eval rescore=FILE task=T: published outputs
   serve          model=HF_DIR | endpoint=URL [host=127.0.0.1] [port=8000]   OpenAI-compatible server and chat page
+  instruct       endpoint=URL output=DIR   Cantonese instruction data (lexicon, persona, document seeds), filtered;
+                 instruct preference sft=DIR output=DIR: Cantonese-vs-written-Chinese preference pairs
+  align          sft|dpo|grpo model=HF_DIR data=DIR output=DIR   post-training on TRL (CPU or GPU), writes HF_DIR;
+                 align nemo-rl method=dpo|grpo ...: a NeMo-RL v0.7.0 run (config, data, launch.sh) for a cluster
   vocab          corpus=PATH output=DIR   a vocabulary mined from the corpus: words, specificity, Jyutping, examples
 
 Run `canto-nemo COMMAND --help` for a command's options. Every command takes verbose=true to show the engines'
@@ -118,6 +122,35 @@ HELP = {
              "frequency, specificity, Jyutping, POS, written-Chinese\nequivalents, up to three example sentences with "
              "document ids), DIR/vocab.html (a page to search) and DIR/vocab.json.\n`tokenizer extend lexicon=DIR` "
              "takes its words.",
+    "instruct": "Instruction data as NeMo Curator stages: seeds (Cantonese lexicon words with Jyutping, the Hong Kong "
+                "personas of the pack's\npersonas.yaml, questions about documents=DIR of a curated corpus, or "
+                "seeds=FILE of your own) are answered through\nan OpenAI-compatible endpoint (canto-nemo serve, vLLM, "
+                "NIM), then filtered with reasons: generation errors, length,\nrefusals, prompt echoes, dialect "
+                "(the pack's judge), Simplified-character share, near-duplicates (MinHash) and\ndiversity "
+                "(character-level ROUGE-L). Writes DIR/sft/{training,validation}.jsonl (the chat JSONL cantonese_sft "
+                "reads),\nDIR/seeds.jsonl, DIR/rejects/, DIR/stats.json, DIR/report.html. Nothing is written when "
+                "the endpoint is down\nor the seeds file is malformed.",
+    "instruct preference": "Preference pairs from SFT conversations (instruct's DIR or a chat JSONL): the chosen "
+                           "answer is the Cantonese one, the\nrejected one says the same in written Chinese, rewritten "
+                           "by endpoint=URL or converted with the word lists in\nword_lists=DIR (default "
+                           "../shared/data/dialect_train). Pairs the judge does not confirm are rejects with reasons.\n"
+                           "Writes DIR/trl/ (TRL's prompt/chosen/rejected), DIR/nemo_rl/ (NeMo-RL's "
+                           "PreferenceDataset), DIR/grpo/\n(prompts for GRPO in both formats), DIR/rejects/, "
+                           "DIR/stats.json, "
+                           "DIR/report.html.",
+    "align sft": "Supervised fine-tuning with TRL on chat JSONL (instruct's DIR), loss on the answers; writes "
+                 "DIR/model and DIR/align.json.",
+    "align dpo": "DPO with TRL on instruct preference's pairs (DIR/trl), the base folder as reference; writes "
+                 "DIR/model and DIR/align.json\n(every logged step). CPU (float32) or one GPU (bf16); "
+                 "`accelerate launch -m canto_nemo.cli align dpo ...` for a node.",
+    "align grpo": "GRPO with TRL on instruct preference's prompts (DIR/grpo/trl.jsonl), rewarded by the pack's "
+                  "dialect_reward (an answer column\nmakes it the task score too); writes DIR/model and "
+                  "DIR/align.json (the reward of every step).",
+    "align nemo-rl": "A NeMo-RL v0.7.0 run on the Megatron backend (method=dpo|grpo) from a Hugging Face folder: "
+                     "DIR/config.yaml (every key of\nNeMo-RL's example configs, with model, data, steps and cluster "
+                     "shape filled in), DIR/data/, DIR/launch.sh (docker run\nof NeMo-RL's container for one node, "
+                     "sbatch of its ray.sub for several; GRPO through the cantonese reward\nenvironment) and the "
+                     "command that converts the result back to Hugging Face.",
 }
 
 
@@ -359,9 +392,42 @@ def vocab(args: list[str]) -> int:
     return 0
 
 
+def instruct(args: list[str]) -> int:
+    if args and args[0] == "preference":
+        from canto_nemo.recipes.alignment.preference import preference
+
+        call("instruct preference", "sft=DIR|FILE output=DIR [endpoint=URL | word_lists=DIR]", args[1:], preference)
+        return 0
+    from canto_nemo.recipes.alignment.instruct import instruct as run
+
+    call("instruct", "endpoint=URL output=DIR [lexicon=20] [personas=10] [documents=DIR] [seeds=FILE]", args, run)
+    return 0
+
+
+def align(args: list[str]) -> int:
+    from canto_nemo.recipes.alignment import align as methods
+
+    actions = {"sft": methods.sft, "dpo": methods.dpo, "grpo": methods.grpo}
+    if args and args[0] == "nemo-rl":
+        from canto_nemo.recipes.alignment.nemo_rl import nemo_rl_run
+
+        result = call("align nemo-rl", "method=dpo|grpo model=HF_DIR data=DIR output=DIR [nodes=1] "
+                      "[gpus_per_node=8]", args[1:], nemo_rl_run)
+        if result is not None:
+            print(result["command"])
+        return 0
+    if not args or args[0] not in actions:
+        if args and not wants_help(args):
+            raise UsageError(f"unknown align method {args[0]!r}: use sft, dpo, grpo or nemo-rl")
+        print("usage: canto-nemo align sft|dpo|grpo|nemo-rl key=value ...   (align METHOD --help)")
+        return 0
+    call(f"align {args[0]}", "model=HF_DIR data=DIR output=DIR [steps=N]", args[1:], actions[args[0]])
+    return 0
+
+
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
             "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo,
-            "eval": eval_, "serve": serve, "vocab": vocab}
+            "eval": eval_, "serve": serve, "instruct": instruct, "align": align, "vocab": vocab}
 
 
 def main(argv: list[str] | None = None) -> int:
