@@ -1,6 +1,7 @@
 """Cantonese language data for instruction and preference data (canto-nemo instruct): the seed prompts (lexicon words
-with Jyutping, Hong Kong personas, questions about documents), the system prompt, refusal phrases, the request that
-turns an answer into written Chinese, and a word-list converter that does the same without an endpoint.
+with Jyutping, a mined vocabulary's words in their example sentences, Hong Kong personas, questions about
+documents), the system prompt, refusal phrases, the request that turns an answer into written Chinese, and a
+word-list converter that does the same without an endpoint.
 
 The stages that use them (curator_stages/instruct.py) know nothing of Cantonese; everything here is the pack's.
 """
@@ -23,6 +24,7 @@ SYSTEM_PROMPT = ("你係一個用香港粵語口語回答問題嘅助手。一�
 FIRST_WORDS = ("吹水", "大肚")
 EXPLAIN = "「{word}」（粵拼：{jyutping}）係咩意思？請用廣東話解釋，再舉一個例句。"
 USE_IN_SENTENCE = "用「{word}」（粵拼：{jyutping}）作一句廣東話句子，再講吓句子嘅意思。"
+IN_CONTEXT = "「{word}」（粵拼：{jyutping}）喺呢句入面係咩意思？「{example}」請用廣東話解釋，再作一句新嘅例句。"
 PERSONA_QUESTION = ("假設你係{who}。就住「{topic}」，用廣東話口語寫一條你會問AI助手嘅問題。淨係寫問題，唔好答，"
                     "唔好加引號。")
 DOCUMENT_QUESTION = "閱讀下面呢段文字，然後用廣東話口語寫一條讀者會問嘅問題。淨係寫問題，唔好答。\n\n{document}"
@@ -92,6 +94,26 @@ def lexicon_seeds(count: int, seed: int = 0) -> list[dict]:
         template, kind = (EXPLAIN, "explain") if i % 2 == 0 else (USE_IN_SENTENCE, "use")
         seeds.append({"id": f"lexicon-{kind}-{word}", "kind": f"lexicon_{kind}", "source": word,
                       "prompt": template.format(word=word, jyutping=jyutping[word])})
+    return seeds
+
+
+def vocabulary_seeds(entries: Sequence[dict], count: int, seed: int = 0) -> list[dict]:
+    """`count` seeds from a mined vocabulary's entries (canto-nemo vocab: word, jyutping, cantonese_specific,
+    examples): its Cantonese-specific words with Jyutping, asked about in one of their example sentences where the
+    vocabulary has one (the word as the corpus uses it), else explained."""
+    usable = [e for e in entries
+              if e.get("cantonese_specific") and isinstance(e.get("word"), str) and e.get("jyutping")]
+    picked = random.Random(seed).sample(usable, min(count, len(usable)))
+    seeds = []
+    for entry in picked:
+        word = entry["word"]
+        jyutping = entry["jyutping"] if isinstance(entry["jyutping"], str) else " ".join(entry["jyutping"])
+        examples = [x.get("text") for x in entry.get("examples") or [] if isinstance(x, dict) and x.get("text")]
+        if examples:
+            prompt = IN_CONTEXT.format(word=word, jyutping=jyutping, example=examples[0][:200])
+        else:
+            prompt = EXPLAIN.format(word=word, jyutping=jyutping)
+        seeds.append({"id": f"vocab-{word}", "kind": "vocabulary", "source": word, "prompt": prompt})
     return seeds
 
 

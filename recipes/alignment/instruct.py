@@ -2,7 +2,8 @@
 project's server, vLLM, NIM) and filtered with reasons, written as the chat JSONL that `cantonese_sft` reads.
 
 Seeds (the pack's, canto_nemo/cantonese/instruct.py): Cantonese lexicon words with their Jyutping ("explain 吹水",
-"use 大肚 in a sentence"), Hong Kong personas (the endpoint writes the question such a person would ask), and
+"use 大肚 in a sentence"), a mined vocabulary's Cantonese-specific words in their example sentences (vocab=DIR,
+`canto-nemo vocab`'s output), Hong Kong personas (the endpoint writes the question such a person would ask), and
 Cantonese documents of a curated corpus (a question a reader would ask, answered from the document); or a JSONL file
 of the user's own. The stages are curator_stages/instruct.py's. Output, committed at the end (a run that fails leaves
 the folder as it found it, apart from DIR/_work):
@@ -105,12 +106,16 @@ def _documents(folder: str, count: int, min_chars: int = 60) -> Iterator[tuple[s
 
 
 def build_seeds(seeds: str | None, lexicon: int, personas: int, documents: str | None, document_count: int,
-                personas_file: str | None, seed: int) -> list[dict]:
+                personas_file: str | None, seed: int, vocab: str | None = None, vocab_count: int = 20) -> list[dict]:
     from canto_nemo.cantonese import instruct as pack_data
 
     if seeds:
         return read_seeds(seeds)
     built = [*pack_data.lexicon_seeds(lexicon, seed), *pack_data.persona_seeds(personas, seed, personas_file)]
+    if vocab:
+        from canto_nemo.recipes.vocab import load_vocab
+
+        built += pack_data.vocabulary_seeds(load_vocab(vocab), vocab_count, seed)
     if documents:
         built += pack_data.document_seeds(_documents(documents, document_count))
     if not built:
@@ -129,6 +134,8 @@ def instruct(
     documents: str | None = None,
     document_count: int = 10,
     personas_file: str | None = None,
+    vocab: str | None = None,
+    vocab_count: int = 20,
     min_chars: int = 10,
     max_chars: int = 2000,
     max_simplified_share: float = 0.05,
@@ -160,7 +167,8 @@ def instruct(
     from canto_nemo.curator_stages.stats import collect_stats
 
     started = time.time()
-    records = build_seeds(seeds, lexicon, personas, documents, document_count, personas_file, seed)
+    records = build_seeds(seeds, lexicon, personas, documents, document_count, personas_file, seed, vocab,
+                          vocab_count)
     model_name = check_endpoint(endpoint, api_key, model)
     out = prepare_output_dir(output, overwrite)
     work = out / "_work"

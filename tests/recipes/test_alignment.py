@@ -22,6 +22,7 @@ from canto_nemo.recipes.alignment.align import dpo, grpo
 from canto_nemo.recipes.alignment.instruct import instruct
 from canto_nemo.recipes.alignment.preference import preference
 from canto_nemo.recipes.serving.server import build_app, serving
+from canto_nemo.recipes.vocab import build as build_vocab
 
 QUIET = {"progress": lambda s: None}
 
@@ -36,10 +37,12 @@ def endpoint(tiny_model):
 def generated(endpoint, tmp_path_factory, lihkg_posts):
     docs = tmp_path_factory.mktemp("docs")
     (docs / "part.jsonl").write_text("".join(json.dumps({"id": f"lihkg-{i}", "text": p}, ensure_ascii=False) + "\n"
-                                             for i, p in enumerate(lihkg_posts[:40])), encoding="utf-8")
+                                             for i, p in enumerate(lihkg_posts[:150])), encoding="utf-8")
+    vocab = tmp_path_factory.mktemp("vocab") / "out"
+    build_vocab(str(docs), str(vocab), max_words=200, **QUIET)  # canto-nemo vocab's folder: words in their sentences
     out = tmp_path_factory.mktemp("instruct") / "out"
     stats = instruct(output=str(out), endpoint=endpoint, lexicon=6, personas=4, documents=str(docs),
-                     document_count=3, max_tokens=32, **QUIET)
+                     document_count=3, vocab=str(vocab), vocab_count=2, max_tokens=32, **QUIET)
     return out, stats
 
 
@@ -50,11 +53,12 @@ def jsonl(path: Path) -> list[dict]:
 def test_seeds_to_sft_data_with_every_reject_accounted_for(generated):
     out, stats = generated
     seeds = jsonl(out / "seeds.jsonl")
-    assert {s["kind"] for s in seeds} == {"lexicon_explain", "lexicon_use", "persona", "document"}
+    assert {s["kind"] for s in seeds} == {"lexicon_explain", "lexicon_use", "persona", "document", "vocabulary"}
     assert any("吹水" in s.get("prompt", "") and "ceoi1 seoi2" in s["prompt"] for s in seeds)
+    assert all("粵拼" in s["prompt"] for s in seeds if s["kind"] == "vocabulary")
     kept = [r for name in ("training.jsonl", "validation.jsonl") for r in jsonl(out / "sft" / name)]
     dropped = [r for p in (out / "rejects").glob("*.jsonl") for r in jsonl(p)]
-    assert stats["reconciled"] and stats["documents_in"] == len(seeds) == 13
+    assert stats["reconciled"] and stats["documents_in"] == len(seeds) == 15
     assert sorted([r["id"] for r in kept] + [r["id"] for r in dropped]) == sorted(s["id"] for s in seeds)
     assert all(r["stage"] and r["reason"] for r in dropped)
     assert sum(sum(s["reasons"].values()) for s in stats["stages"]) == len(dropped)
