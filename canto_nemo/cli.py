@@ -116,12 +116,12 @@ HELP = {
              "127.0.0.1 unless host= says otherwise; api_key= (or $CANTO_NEMO_API_KEY)\nrequires "
              "Authorization: Bearer KEY on /v1; over max_concurrent generations and queue_size waiting, 503.",
     "vocab": "Mines candidate words from curated text without a dictionary (frequency, PMI, left/right branching "
-             "entropy of\ncharacter n-grams; pycantonese's segmenter on a sample, segment_share=0 to leave it out) "
-             "and scores how Cantonese-specific\neach is against written Chinese (log-odds against the written side of "
-             "../shared/data/dialect_train and jieba's\ndictionary). Writes DIR/vocab.tsv, DIR/vocab.jsonl (word, "
-             "frequency, specificity, Jyutping, POS, written-Chinese\nequivalents, up to three example sentences with "
-             "document ids), DIR/vocab.html (a page to search) and DIR/vocab.json.\n`tokenizer extend lexicon=DIR` "
-             "takes its words.",
+             "entropy of\ncharacter n-grams; pycantonese's segmenter on a sample, segment_share=0 to leave it out, as "
+             "it was trained on\nrime-cantonese's words) and scores how Cantonese-specific each is against written "
+             "Chinese (log-odds against\nthe written side of ../shared/data/dialect_train and jieba's dictionary). "
+             "Writes DIR/vocab.tsv, DIR/vocab.jsonl (word,\nfrequency, specificity, Jyutping, POS, written-Chinese "
+             "equivalents, up to three example sentences with document\nids), DIR/vocab.html (a page to search) and "
+             "DIR/vocab.json. `tokenizer extend lexicon=DIR` takes its words.",
     "instruct": "Instruction data as NeMo Curator stages: seeds (Cantonese lexicon words with Jyutping, the Hong Kong "
                 "personas of the pack's\npersonas.yaml, questions about documents=DIR of a curated corpus, or "
                 "seeds=FILE of your own) are answered through\nan OpenAI-compatible endpoint (canto-nemo serve, vLLM, "
