@@ -49,7 +49,7 @@ import numpy as np
 import regex
 
 from canto_nemo.curator_stages.outputs import prepare_output_dir
-from canto_nemo.recipes.corpus import Skipped, documents
+from canto_nemo.recipes.corpus import Skipped, documents, resolve_inputs
 
 BITS = 16  # bits per character id in an n-gram key: up to 65,535 distinct script characters, four to a uint64
 MAX_IDS = (1 << BITS) - 1
@@ -242,7 +242,10 @@ def build(
     """Mines a vocabulary from curated text into `output` (see the module docstring); returns its summary."""
     if not 1 <= max_length <= MAX_LENGTH:
         raise ValueError(f"max_length={max_length}: words of 1 to {MAX_LENGTH} characters can be mined")
+    from canto_nemo.curator_stages.readers import partitions
+
     language = language_data(pack)
+    partitions(resolve_inputs(corpus))  # a missing or empty input is named before the output folder is touched
     out = prepare_output_dir(output, overwrite)
     work = out / "_work"
     try:

@@ -136,6 +136,7 @@ def test_output_policy_and_bad_input(generated, tmp_path, capsys):
 
     with pytest.raises(FileNotFoundError, match="no-such-corpus"):
         build(str(tmp_path / "no-such-corpus"), str(tmp_path / "o1"), **QUIET)
+    assert not (tmp_path / "o1").exists()  # refused before the output is made
     english = tmp_path / "english.jsonl"
     english.write_text('{"text": "only English here"}\nnot json\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"no \\p\{Han\} characters in .*english.jsonl"):
