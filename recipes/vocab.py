@@ -8,8 +8,9 @@ candidate; a candidate of two or more characters is a word when it holds togethe
 its weakest split, `min_pmi`, in nats) and is free on both sides (left and right branching entropy of its
 neighbouring characters, `min_entropy`, nats; a text boundary counts as a neighbour of its own each time). The
 pack's segmenter is a second signal: on a sample of the documents (`segment_share`), the share of a candidate's
-occurrences that the segmenter cuts as one word. Words are ranked by `score` = log(frequency) x min(entropy) x
-(0.5 + segmented share), the share counted as one half where the sample never saw the word. pycantonese's segmenter
+occurrences that the segmenter cuts as one word. Words are ranked by `score` = log(frequency) x min(entropy) x PMI x
+(0.5 + segmented share), the share counted as one half where the sample never saw the word (and for single
+characters, which rank with the median PMI of the longer candidates). pycantonese's segmenter
 was trained on HKCanCor and on rime-cantonese's words (its train_segmenter.py): a vocabulary that must owe nothing to
 rime-cantonese (the benchmark checks against it) is mined with segment_share=0.
 
@@ -460,13 +461,18 @@ def _build(
                     "sampled": int(sample[i]),
                 }
             )
+    # A single character has no split to hold together and is one token for any segmenter: it ranks with the median
+    # cohesion of the longer candidates and no evidence from the segmenter either way.
+    cohesions = [r["pmi"] for r in rows if r["pmi"] is not None]
+    typical = float(np.median(cohesions)) if cohesions else 1.0
     for row in rows:
         seen = row["sampled"]
         share = min(segmented[row["word"]] / seen, 1.0) if row["length"] >= 2 and seen else None
-        if row["length"] == 1:
-            share = 1.0  # a single character is one token for any segmenter: no evidence either way
         row["segmented_share"] = share
-        row["score"] = math.log(row["frequency"]) * row["entropy"] * (0.5 + (0.5 if share is None else share))
+        cohesion = max(typical if row["pmi"] is None else row["pmi"], 0.0)
+        row["score"] = (
+            math.log(row["frequency"]) * row["entropy"] * cohesion * (0.5 + (0.5 if share is None else share))
+        )
     rows.sort(key=lambda r: (-r["score"], r["word"]))
     rows = rows[:max_words]
     progress(f"vocab: {len(rows):,} words ranked")
