@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from canto_nemo.curator_stages.minhash import MinHashConfig
-from canto_nemo.curator_stages.ray_env import configure_ray
+from canto_nemo.curator_stages.ray_env import PrivateRay, configure_ray
 
 EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
 SUCCESS = "_SUCCESS"
@@ -64,6 +64,7 @@ class CurationWorkflow:
     batch_size: int = 5000  # documents per Curator task
     split_bytes: int = 256 * 1024 * 1024  # line-oriented files larger than this are read in ranges, in parallel
     executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
+    fuse: bool = True  # consecutive stages run as one engine stage (same output; false: one per stage, to debug)
     ray: RayConfig = field(default_factory=RayConfig)
     verbose: bool = False  # the engines' own logs (Ray, Ray Data, NeMo Curator) too, not just a line per step
 
@@ -123,7 +124,6 @@ class CurationWorkflow:
         return ["read", *self.stages, *dedup]
 
     def run(self) -> dict:
-        from canto_nemo.curator_stages.progress import ReadProgress, say
         from canto_nemo.curator_stages.readers import expand_inputs
 
         configure_ray(self.ray.address, self.verbose)  # says so if it comes too late (Ray imported before it)
@@ -131,19 +131,34 @@ class CurationWorkflow:
         files = expand_inputs(self.input)  # a missing input fails here, before Ray starts
         middle = self._middle()  # and a stage that is not one
         self._prepare_output()
+        with PrivateRay(self.ray.address, self.verbose) as ray:  # comes up while the run reads its inputs' sizes
+            return self._run_passes(files, middle, ray, started)
+
+    def _run_passes(self, files: list, middle: list, ray: PrivateRay, started: float) -> dict:
+        from canto_nemo.curator_stages.progress import ReadProgress, say
+
         total = sum(os.path.getsize(path) for path, source in files if path != source or Path(path).is_file())
         say(f"{len(files)} input file(s), {total / 1e6:,.1f} MB -> {self.output}")
+        self.timings = {"stages_s": {}}  # into stats.json: where the time went
         try:
+            waited = time.time()
+            ray.wait()
+            self.timings["ray_start_wait_s"] = round(time.time() - waited, 2)
             with ReadProgress(self.paths["counts"], total):
                 if self.exact_dedup or self.fuzzy_dedup:
-                    self._step("pass 1/2: read, clean, filter, hash", self._reader() + middle + self._hashing()
-                               + [self._parquet(self.paths["filtered"])])
+                    pass1 = [*self._fused(middle + self._hashing()), self._parquet(self.paths["filtered"])]
+                    self._step("pass 1/2: read, clean, filter, hash", self._reader() + pass1)
                 else:
-                    self._step("pass 1/1: read, clean, filter, write", self._reader() + middle + self._finish())
+                    finish = self._finish()
+                    self._step("pass 1/1: read, clean, filter, write",
+                               self._reader() + self._fused(middle + finish[:-1]) + finish[-1:])
             if self.exact_dedup or self.fuzzy_dedup:
+                between = time.time()
                 parts = non_empty_parts(self.paths["filtered"])
                 if parts:  # a corpus that filtering emptied has nothing to dedup
-                    self._step("pass 2/2: remove duplicates, write", self._identify_and_remove(parts))
+                    pass2 = self._identify_and_remove(parts)
+                    self.timings["between_passes_s"] = round(time.time() - between, 2)
+                    self._step("pass 2/2: remove duplicates, write", pass2)
         except Exception as err:
             explain_write_error(err, self.output)
             raise
@@ -158,7 +173,9 @@ class CurationWorkflow:
 
         started = time.time()
         say(f"{title} ...")
-        self._run(stages)
+        for name, seconds in self._run(stages).items():
+            self.timings["stages_s"][name] = round(self.timings["stages_s"].get(name, 0.0) + seconds, 2)
+        self.timings[title.split(":")[0].replace(" ", "").replace("/", "_of_") + "_s"] = round(time.time() - started, 2)
         say(f"{title}: done in {time.time() - started:.1f} s")
 
     def _commit(self, elapsed_s: float) -> dict:
@@ -168,8 +185,11 @@ class CurationWorkflow:
 
         for staged in ("staged_curated", "staged_rejects"):
             Path(self.paths[staged]).mkdir(parents=True, exist_ok=True)  # an empty result has the same shape
+        counting = time.time()
         stats = collect_stats(self.paths["staged_curated"], self.paths["staged_rejects"], self.stage_names(),
                               self.paths["counts"], elapsed_s)
+        self.timings["collect_stats_s"] = round(time.time() - counting, 2)
+        stats["timings"] = self.timings
         os.replace(self.paths["staged_curated"], self.paths["curated"])
         os.replace(self.paths["staged_rejects"], self.paths["rejects"])
         write_report(self.output, stats)
@@ -241,7 +261,13 @@ class CurationWorkflow:
                       f"{self.fuzzy.threshold} over character {self.fuzzy.ngram}-grams)")
             removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=rejects,
                                              reason="near_duplicate", detail=detail, name="fuzzy_dedup"))
-        return [ParquetReader(file_paths=parts), *removers, *self._finish()]
+        finish = self._finish()
+        return [ParquetReader(file_paths=parts), *self._fused(removers + finish[:-1]), *finish[-1:]]
+
+    def _fused(self, stages: list) -> list:
+        from canto_nemo.curator_stages.fused import fuse
+
+        return fuse(stages) if self.fuse else stages
 
     def _prepare_output(self) -> None:
         from canto_nemo.curator_stages.outputs import prepare_output_dir
@@ -266,13 +292,26 @@ class CurationWorkflow:
 
         return ParquetWriter(path)
 
-    def _run(self, stages: list) -> None:
+    def _run(self, stages: list) -> dict[str, float]:
+        """Runs a pipeline; returns its stages' processing seconds (NeMo Curator's own per-stage metrics, summed over
+        the tasks that reached the end)."""
         from nemo_curator.pipeline import Pipeline
 
         from canto_nemo.curator_stages.ray_env import quiet_ray_driver
 
         quiet_ray_driver(self.verbose)
-        Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor))
+        tasks = Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor)) or []
+        # A batch that fans out (the reader's) gives every output the same stats; after Ray has copied the tasks
+        # they are equal rather than identical, so they are counted once by value (Curator's TaskPerfUtils counts
+        # them once by identity).
+        seen, seconds = set(), {}
+        for task in tasks:
+            for perf in getattr(task, "_stage_perf", None) or []:
+                key = (perf.stage_name, perf.process_time, perf.input_data_size_mb, perf.num_items_processed)
+                if key not in seen:
+                    seen.add(key)
+                    seconds[perf.stage_name] = seconds.get(perf.stage_name, 0.0) + perf.process_time
+        return seconds
 
 
 def explain_write_error(err: BaseException, output: str) -> None:

@@ -48,6 +48,13 @@ def descendants(pid: int) -> list[int]:
     return [int(c) for c in children] + [d for c in children for d in descendants(int(c))]
 
 
+def running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def assert_unfinished_and_recoverable(folder: Path, out: Path) -> None:
     assert not (out / "_SUCCESS").exists() and not (out / "curated").exists() and not (out / "stats.json").exists()
     refused = subprocess.run([*CLI, "curate", f"input={folder}", f"output={out}"], capture_output=True, text=True,
@@ -65,10 +72,14 @@ def test_a_killed_driver_leaves_an_unfinished_folder_that_a_rerun_recovers(big_i
     out = tmp_path / "out"
     process = start(big_input, out)
     wait_for_reading(out, process)
+    tree = descendants(process.pid)  # the run's private Ray head and its processes among them
     process.send_signal(sig)
     process.communicate(timeout=120)
     assert process.returncode != 0
-    time.sleep(2)  # Ray's processes share the driver's fate
+    deadline = time.time() + 60  # Ray's processes share the driver's fate
+    while time.time() < deadline and (alive := [pid for pid in tree if running(pid)]):
+        time.sleep(0.5)
+    assert not alive, [Path(f"/proc/{pid}/cmdline").read_bytes()[:200] for pid in alive if running(pid)]
     assert_unfinished_and_recoverable(big_input, out)
 
 

@@ -133,3 +133,30 @@ def test_a_run_shows_one_line_per_step_and_no_engine_logs(curated_run):
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert lines and all(line.startswith("[curate]") for line in lines), lines[:10]
     assert any("pass 1/2" in line for line in lines) and any("reconciled" in line for line in lines)
+
+
+def test_fused_stages_curate_exactly_what_separate_stages_do(curated_run):
+    """Consecutive stages run as one engine stage (fuse=true, the default); the same run with one engine stage per
+    stage must curate and reject the same documents, in the same words, and time every stage by its own name."""
+    out, _, _ = curated_run
+    separate = out.parent / "separate"
+    done = subprocess.run(
+        [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={out.parent}/in.jsonl", f"output={separate}",
+         "stages.length.min_chars=8", "stages.clean.emoji=remove", "fuse=false"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+
+    def by_id(records: list[dict]) -> list[dict]:
+        return sorted(records, key=lambda r: r["id"])
+
+    assert by_id(jsonl(out / "curated")) == by_id(jsonl(separate / "curated"))
+    assert by_id(jsonl(out / "rejects")) == by_id(jsonl(separate / "rejects"))
+    fused, unfused = (json.loads((d / "stats.json").read_text()) for d in (out, separate))
+    assert fused["stages"] == unfused["stages"]
+    configured = [s["stage"] for s in fused["stages"] if s["stage"] not in ("read", "exact_dedup", "fuzzy_dedup")]
+    for stats in (fused, unfused):
+        assert set(configured) <= set(stats["timings"]["stages_s"]), stats["timings"]
+        assert stats["timings"]["pass1_of_2_s"] > 0 and stats["timings"]["pass2_of_2_s"] > 0
+    assert any("+" in name for name in fused["timings"]["stages_s"])  # the fused engine stage, by its parts
+    assert not any("+" in name for name in unfused["timings"]["stages_s"])
