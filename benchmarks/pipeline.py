@@ -8,6 +8,7 @@ Systems (each in its own process; peak memory is sampled over that process and i
   dedup, rejects, two passes), as `canto-nemo curate input=DIR` runs it; time per pass and per stage from its
   stats.json (NeMo Curator's own per-stage metrics).
 - `ours_unfused`: the same with fuse=false (one engine stage per stage, as before the stages were fused).
+- `ours_no_dedup`: `ours` with exact_dedup=false fuzzy_dedup=false: one pass, the same shape as the anchors.
 - `stock_curator`: NeMo Curator's stock text pipeline of the same shape: its JsonlReader, one `Modify` per modifier,
   one `ScoreFilter` per filter (our dialect labeller and Filter, no rejects), its JsonlWriter; no dedup.
 - `datatrove`: datatrove's LocalPipelineExecutor (2 tasks, 2 workers) with equivalent steps calling the same
@@ -81,10 +82,11 @@ def scaled_folder(work: Path, copies: int) -> Path:
 
 # ---- the systems, each run in a child process ------------------------------------------------------------------
 
-def run_ours(folder: str, out: str, fuse: bool) -> dict:
+def run_ours(folder: str, out: str, fuse: bool, dedup: bool = True) -> dict:
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
-    cfg = compose([f"input={folder}", f"output={out}", f"fuse={str(fuse).lower()}"])
+    cfg = compose([f"input={folder}", f"output={out}", f"fuse={str(fuse).lower()}",
+                   f"exact_dedup={str(dedup).lower()}", f"fuzzy_dedup={str(dedup).lower()}"])
     stats = CurationWorkflow.from_config(cfg).run()
     return {"documents_out": stats["documents_out"], "timings": stats["timings"]}
 
@@ -107,7 +109,8 @@ def run_stock(folder: str, out: str) -> dict:
     from nemo_curator.stages.text.io.writer import JsonlWriter
     from nemo_curator.stages.text.modifiers import DocumentModifier, Modify
 
-    stages = [JsonlReader(file_paths=folder, fields=["id", "text"])]
+    # Its default extensions (.jsonl, .json) would skip the corpus's .jsonl.gz files.
+    stages = [JsonlReader(file_paths=folder, fields=["id", "text"], file_extensions=[".jsonl", ".json", ".gz"])]
     for name, obj in default_stages().items():
         if isinstance(obj, DocumentModifier):
             stages.append(Modify(obj, input_fields="text").with_(name=name))
@@ -185,11 +188,13 @@ def run_datatrove(folder: str, out: str) -> dict:
 
 
 def run_ceiling(folder: str, out: str) -> dict:
+    import torch
     from nemo_curator.tasks import EmptyTask
 
     from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
+    torch.set_num_threads(1)  # one core, as a Ray worker runs it (Ray sets OMP_NUM_THREADS=1 there)
     wf = CurationWorkflow.from_config(compose([f"input={folder}", f"output={out}"]))
     Path(out).mkdir(parents=True)
     seconds = {}
@@ -212,6 +217,7 @@ def run_ceiling(folder: str, out: str) -> dict:
 
 
 SYSTEMS = {"ours": lambda f, o: run_ours(f, o, True), "ours_unfused": lambda f, o: run_ours(f, o, False),
+           "ours_no_dedup": lambda f, o: run_ours(f, o, True, dedup=False),
            "stock_curator": run_stock, "datatrove": run_datatrove, "ceiling": run_ceiling}
 
 
@@ -256,6 +262,8 @@ def measure(system: str, folder: Path, work: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{system} failed:\n{stderr[-3000:]}")
     result = json.loads(result_path.read_text())
+    if not result["documents_out"]:
+        raise RuntimeError(f"{system} kept no document of {folder}: it read nothing?")
     result.update(process_wall_s=wall, peak_total_gb=peak_total / 1e9, peak_driver_gb=peak_driver / 1e9,
                   peak_worker_gb=peak_worker / 1e9)
     shutil.rmtree(out, ignore_errors=True)
@@ -295,14 +303,15 @@ def main() -> None:
             for system in systems:
                 r = measure(system, folder, work)
                 rate = mb / r["process_wall_s"] / CORES
+                print(f"{corpus} {system}: {r['process_wall_s']:.1f} s, load average after {os.getloadavg()[0]:.2f}")
                 rows.append((corpus, system, f"{mb:.1f}", r["documents_out"], f"{r['process_wall_s']:.1f}",
                              f"{rate:.2f}", f"{r['peak_total_gb']:.2f}", f"{r['peak_driver_gb']:.2f}",
                              f"{r['peak_worker_gb']:.2f}"))
                 if "timings" in r:
                     t = r["timings"]
                     print(f"{corpus} {system}: ray start waited {t.get('ray_start_wait_s')} s, pass 1 "
-                          f"{t.get('pass1_of_2_s')} s, between {t.get('between_passes_s')} s, pass 2 "
-                          f"{t.get('pass2_of_2_s')} s, statistics {t.get('collect_stats_s')} s; stage seconds "
+                          f"{t.get('pass1_of_2_s', t.get('pass1_of_1_s'))} s, between {t.get('between_passes_s')} s, "
+                          f"pass 2 {t.get('pass2_of_2_s')} s, statistics {t.get('collect_stats_s')} s; stage seconds "
                           + ", ".join(f"{k} {v}" for k, v in t["stages_s"].items() if "+" not in k))
                 if "stages_s" in r:
                     print(f"{corpus} {system}: " + ", ".join(f"{k} {v:.2f}" for k, v in r["stages_s"].items()))
@@ -311,9 +320,12 @@ def main() -> None:
         table(rows, ("corpus", "system", "input MB", "docs out", "wall s", "MB/s/core", "peak GB", "driver GB",
                      "worker GB"))
         by = {(r[0], r[1]): float(r[4]) for r in rows}
-        for other in ("stock_curator", "datatrove", "ours_unfused", "ceiling"):
+        for other in ("stock_curator", "datatrove", "ours_unfused", "ours_no_dedup", "ceiling"):
             if ("wikipedia", other) in by and ("wikipedia", "ours") in by:
                 print(f"wikipedia: {other} wall / ours wall = {by['wikipedia', other] / by['wikipedia', 'ours']:.2f}")
+        if ("wikipedia", "ours_no_dedup") in by and ("wikipedia", "stock_curator") in by:
+            print(f"wikipedia: stock_curator wall / ours_no_dedup wall = "
+                  f"{by['wikipedia', 'stock_curator'] / by['wikipedia', 'ours_no_dedup']:.2f}")
         scale_rows = []
         for copies in [c for c in args.scale if c > 1] if args.scale else []:
             folder = scaled_folder(work, copies)
