@@ -222,6 +222,9 @@ SYSTEMS = {"ours": lambda f, o: run_ours(f, o, True), "ours_unfused": lambda f, 
 
 
 def child(system: str, folder: str, out: str, result_path: str) -> None:
+    from canto_nemo.curator_stages.ray_env import configure_logging
+
+    configure_logging(verbose=False)  # as the command line runs it
     started = time.perf_counter()
     result = SYSTEMS[system](folder, out)
     result["wall_s"] = time.perf_counter() - started
@@ -238,8 +241,10 @@ def measure(system: str, folder: Path, work: Path) -> dict:
     shutil.rmtree(str(out) + "_logs", ignore_errors=True)
     result_path = work / f"{system}_{folder.name}.json"
     started = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, __file__, "--child", system, str(folder), str(out), str(result_path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log = work / f"{system}_{folder.name}.log"  # a file, not a pipe: a long run's logs would fill a pipe and stall it
+    with log.open("w") as err:
+        proc = subprocess.Popen([sys.executable, __file__, "--child", system, str(folder), str(out),
+                                 str(result_path)], stdout=subprocess.DEVNULL, stderr=err)
     driver = psutil.Process(proc.pid)
     peak_total = peak_driver = peak_worker = 0
     while proc.poll() is None:
@@ -257,10 +262,10 @@ def measure(system: str, folder: Path, work: Path) -> dict:
         peak_worker = max([peak_worker, *others])
         peak_total = max(peak_total, rss_driver + sum(others))
         time.sleep(0.2)
-    stderr = proc.communicate()[1]
+    proc.wait()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
-        raise RuntimeError(f"{system} failed:\n{stderr[-3000:]}")
+        raise RuntimeError(f"{system} failed:\n{log.read_text()[-3000:]}")
     result = json.loads(result_path.read_text())
     if not result["documents_out"]:
         raise RuntimeError(f"{system} kept no document of {folder}: it read nothing?")
