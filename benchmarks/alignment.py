@@ -27,8 +27,20 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
+# Requests phrased in Cantonese and in Mandarin, each written in Traditional and (converted) Simplified script, as
+# real users write them; none comes from an evaluation set.
 TEMPLATES = ("用廣東話講：{zh}", "將呢句變做廣東話口語：{zh}", "呢句用廣東話點講？{zh}",
-             "請你用香港人講嘢嘅方式講：{zh}")
+             "請你用香港人講嘢嘅方式講：{zh}", "請用粵語說：{zh}", "這句話用廣東話怎麼說？{zh}",
+             "幫我把這句改成粵語口語：{zh}")
+
+
+def request(i: int, zh: str, simplified: bool) -> str:
+    text = TEMPLATES[i % len(TEMPLATES)].format(zh=zh)
+    if simplified:
+        from canto_nemo.cantonese.variants import converter
+
+        text = converter("t2s").convert(text)
+    return text
 
 
 def kfcd_pairs(seed: int) -> list[tuple[str, str]]:
@@ -39,8 +51,8 @@ def kfcd_pairs(seed: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def chat(i: int, yue: str, zh: str, answer: str) -> dict:
-    return {"id": f"kfcd-{i}", "messages": [{"role": "user", "content": TEMPLATES[i % len(TEMPLATES)].format(zh=zh)},
+def chat(i: int, zh: str, answer: str, simplified: bool) -> dict:
+    return {"id": f"kfcd-{i}", "messages": [{"role": "user", "content": request(i, zh, simplified)},
                                             {"role": "assistant", "content": answer}]}
 
 
@@ -109,6 +121,9 @@ def main() -> None:
     parser.add_argument("--dpo-steps", type=int, default=200)
     parser.add_argument("--dpo-lr", type=float, default=5e-5)
     parser.add_argument("--beta", type=float, default=0.1)
+    parser.add_argument("--sft-weight", type=float, default=1.0, help="align dpo's SFT term on the chosen answers")
+    parser.add_argument("--simplified-share", type=float, default=0.5,
+                        help="share of requests written in Simplified script")
     parser.add_argument("--grpo-steps", type=int, default=40)
     parser.add_argument("--eval-limit", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
@@ -126,13 +141,15 @@ def main() -> None:
     pref_pairs = pairs[args.base_pairs:args.base_pairs + args.preference_pairs]
     held_out = pairs[args.base_pairs + args.preference_pairs:][:args.held_out]
     rng = random.Random(args.seed)
-    base_chats = [chat(i, yue, zh, zh if rng.random() < args.written_share else yue)
+    # Answers stay in Traditional script (Hong Kong Cantonese and the corpus are written in it); only requests vary.
+    base_chats = [chat(i, zh, zh if rng.random() < args.written_share else yue, rng.random() < args.simplified_share)
                   for i, (yue, zh) in enumerate(base_pairs)]
     write_jsonl(out / "base_sft.jsonl", base_chats)
     offset = len(base_pairs)
     write_jsonl(out / "preference_sft.jsonl",
-                [chat(offset + i, yue, zh, yue) for i, (yue, zh) in enumerate(pref_pairs)])
-    held_prompts = [TEMPLATES[i % len(TEMPLATES)].format(zh=zh) for i, (_, zh) in enumerate(held_out)]
+                [chat(offset + i, zh, yue, rng.random() < args.simplified_share)
+                 for i, (yue, zh) in enumerate(pref_pairs)])
+    held_prompts = [request(i, zh, rng.random() < args.simplified_share) for i, (_, zh) in enumerate(held_out)]
 
     started = time.time()
     model = tiny_model(out / "tiny", [t for p in base_pairs + pref_pairs for t in p], args.hidden, args.layers,
@@ -149,8 +166,8 @@ def main() -> None:
     timings["preference pairs"] = time.time() - started
     started = time.time()
     dpo_run = dpo(model=base, data=str(out / "preference"), output=str(out / "dpo"), steps=args.dpo_steps,
-                  batch_size=16, learning_rate=args.dpo_lr, beta=args.beta, seed=args.seed, device="cpu",
-                  overwrite=True, progress=quiet)
+                  batch_size=16, learning_rate=args.dpo_lr, beta=args.beta, sft_weight=args.sft_weight, seed=args.seed,
+                  device="cpu", overwrite=True, progress=quiet)
     timings["DPO"] = time.time() - started
     aligned = str(out / "dpo" / "model")
 
@@ -186,7 +203,9 @@ def main() -> None:
                "suite_chrf": suite_chrf,
                "dpo": {"first_margin": dpo_log[0]["rewards/margins"], "last_margins": [e["rewards/margins"]
                                                                                       for e in dpo_log[-10:]],
-                       "last_accuracy": sum(e["rewards/accuracies"] for e in dpo_log[-10:]) / len(dpo_log[-10:])},
+                       "last_accuracy": sum(e["rewards/accuracies"] for e in dpo_log[-10:]) / len(dpo_log[-10:]),
+                       # below 0: DPO pushed the chosen answers down too (what the SFT term is there to stop)
+                       "last_chosen_rewards": [e["rewards/chosen"] for e in dpo_log[-10:]]},
                "grpo_rewards": rewards, "timings_s": {k: round(v, 1) for k, v in timings.items()}}
     (out / "alignment.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
 
@@ -207,7 +226,8 @@ def main() -> None:
         print(f"  {b['prompt']}\n    base: {b['answer'][:60]!r}\n    dpo:  {d['answer'][:60]!r}")
     print(f"\nDPO: reward margin {dpo_log[0]['rewards/margins']:.3f} at step 1, mean of the last 10 steps "
           f"{sum(summary['dpo']['last_margins']) / len(summary['dpo']['last_margins']):.3f}, preference accuracy "
-          f"{summary['dpo']['last_accuracy']:.2f}")
+          f"{summary['dpo']['last_accuracy']:.2f}, chosen reward "
+          f"{sum(summary['dpo']['last_chosen_rewards']) / len(summary['dpo']['last_chosen_rewards']):.3f}")
     print(f"GRPO: mean reward of the first 10 steps {sum(rewards[:10]) / len(rewards[:10]):.3f}, of the last 10 "
           f"{sum(rewards[-10:]) / len(rewards[-10:]):.3f}")
     chunk = max(1, len(rewards) // 8)

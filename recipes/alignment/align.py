@@ -145,6 +145,7 @@ def dpo(
     gradient_accumulation_steps: int = 1,
     learning_rate: float = 5e-5,
     beta: float = 0.1,
+    sft_weight: float = 1.0,
     max_length: int = 512,
     seed: int = 0,
     device: str = "auto",
@@ -152,12 +153,20 @@ def dpo(
     progress=print,
 ) -> dict:
     """DPO on preference pairs (instruct preference's DIR, DIR/trl or a JSONL of {"prompt", "chosen", "rejected"}
-    chat messages); the reference model is the base folder itself."""
+    chat messages); the reference model is the base folder itself.
+
+    `sft_weight` adds that times the chosen answers' mean token NLL to the DPO loss (RPO; TRL's loss_type "sft"):
+    plain DPO can raise the margin by pushing the chosen answers down too, and a small model then drifts into text
+    that is neither answer. NeMo-RL's Megatron DPO recipe has the same term (`sft_loss_weight: 0.01` there, on
+    summed rather than mean token log-probs, so its 0.01 is not this 0.01). 0 is plain DPO."""
     records = read_jsonl(Path(data) / "trl" if (Path(data) / "trl").is_dir() else data, ("train.jsonl",),
                          ("prompt", "chosen", "rejected"))
     options = {"data": str(data), "steps": steps, "batch_size": batch_size, "learning_rate": learning_rate,
-               "beta": beta, "max_length": max_length, "seed": seed, "device": device,
+               "beta": beta, "sft_weight": sft_weight, "max_length": max_length, "seed": seed, "device": device,
                "gradient_accumulation_steps": gradient_accumulation_steps}
+    if sft_weight < 0:
+        raise ValueError(f"sft_weight={sft_weight} must be 0 (plain DPO) or more")
+    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, sft_weight]} if sft_weight else {}
 
     def build(work: Path):
         from datasets import Dataset
@@ -165,7 +174,7 @@ def dpo(
 
         dataset = Dataset.from_list([{k: _messages(r, k) for k in ("prompt", "chosen", "rejected")}
                                      for r in records])
-        args = DPOConfig(beta=beta, max_length=max_length, **_common_args(
+        args = DPOConfig(beta=beta, max_length=max_length, **losses, **_common_args(
             work, steps, batch_size, learning_rate, seed, device, gradient_accumulation_steps))
         return DPOTrainer(model=model, args=args, train_dataset=dataset,
                           processing_class=_tokenizer(model))

@@ -144,6 +144,21 @@ def test_dpo_runs_a_few_steps_and_writes_a_loadable_folder(pairs_dir, tiny_model
     assert not (tmp_path / "dpo" / "_work").exists()
 
 
+def test_dpo_sft_weight_adds_the_chosen_answers_nll_and_zero_is_plain_dpo(pairs_dir, tiny_model, tmp_path):
+    # At step 1 the policy is its reference, so plain DPO's loss is log 2; the SFT term adds the chosen answers' NLL.
+    first = {}
+    for weight in (0, 1):
+        assert main(["align", "dpo", f"model={tiny_model}", f"data={pairs_dir}", f"output={tmp_path / str(weight)}",
+                     "steps=1", "batch_size=4", "device=cpu", f"sft_weight={weight}"]) == 0
+        summary = json.loads((tmp_path / str(weight) / "align.json").read_text())
+        assert summary["options"]["sft_weight"] == weight
+        first[weight] = next(e["loss"] for e in summary["log"] if "loss" in e)
+    assert first[0] == pytest.approx(0.6931, abs=1e-3)
+    assert first[1] > first[0] + 1.0  # a random model's token NLL is several nats
+    with pytest.raises(ValueError, match="sft_weight"):
+        dpo(model=str(tiny_model), data=str(pairs_dir), output=str(tmp_path / "bad"), sft_weight=-1, **QUIET)
+
+
 def test_grpo_runs_a_few_steps_with_the_dialect_reward(pairs_dir, tiny_model, tmp_path):
     summary = grpo(model=str(tiny_model), data=str(pairs_dir), output=str(tmp_path / "grpo"), steps=2, batch_size=4,
                    num_generations=4, max_completion_length=12, learning_rate=1e-3, device="cpu", **QUIET)
