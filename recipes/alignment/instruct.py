@@ -17,7 +17,6 @@ the folder as it found it, apart from DIR/_work):
 from __future__ import annotations
 
 import json
-import shutil
 import time
 import urllib.error
 import urllib.request
@@ -25,7 +24,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from canto_nemo.curator_stages.outputs import prepare_output_dir
+from canto_nemo.recipes.alignment.staged import commit, endpoint_client, kept_stats, staged_run, write_jsonl
 
 __all__ = ["check_endpoint", "instruct", "read_seeds"]
 
@@ -152,7 +151,6 @@ def instruct(
 ) -> dict:
     """Generates and filters instruction data into DIR (see the module docstring); returns stats.json's content."""
     from nemo_curator.models.client.llm_client import GenerationConfig
-    from nemo_curator.models.client.openai_client import OpenAIClient
     from nemo_curator.tasks import DocumentBatch
 
     from canto_nemo.cantonese import PACK
@@ -163,22 +161,16 @@ def instruct(
     from canto_nemo.curator_stages.minhash import MinHashConfig
     from canto_nemo.curator_stages.quality import CharLengthFilter
     from canto_nemo.curator_stages.rejects import FilterWithRejects, ScoreFilterWithRejects
-    from canto_nemo.curator_stages.report import write_report
-    from canto_nemo.curator_stages.stats import collect_stats
 
     started = time.time()
     records = build_seeds(seeds, lexicon, personas, documents, document_count, personas_file, seed, vocab,
                           vocab_count)
     model_name = check_endpoint(endpoint, api_key, model)
-    out = prepare_output_dir(output, overwrite)
-    work = out / "_work"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with staged_run(output, overwrite) as (out, work):
         rejects = str(work / "rejects")
         progress(f"instruct: {len(records)} seeds, generating with {model_name} at {endpoint}")
 
-        base_url = endpoint.rstrip("/") if endpoint.rstrip("/").endswith("/v1") else endpoint.rstrip("/") + "/v1"
-        client = OpenAIClient(base_url=base_url, api_key=api_key or "none", max_retries=1, timeout=timeout)
+        client = endpoint_client(endpoint, api_key, timeout)
         config = GenerationConfig(max_tokens=max_tokens, temperature=temperature, top_p=0.95, seed=seed)
         question_config = GenerationConfig(max_tokens=96, temperature=temperature, top_p=0.95, seed=seed)
 
@@ -229,33 +221,19 @@ def instruct(
             kept = kept.drop(columns=["generation_error"])
         progress(f"instruct: kept {len(kept)} of {len(records)}")
 
-        curated = work / "curated"
-        curated.mkdir(parents=True, exist_ok=True)
         kept_records = json.loads(kept.to_json(orient="records", force_ascii=False)) if len(kept) else []
-        _write_jsonl(curated / "kept.jsonl", kept_records)
-        (work / "counts").mkdir()
-        (work / "counts" / "seeds.json").write_text(json.dumps({"records": len(records)}))
         stage_names = ["generation", "length", "refusal", "echo", "dialect", "script", "near_duplicate", "diversity"]
-        (work / "rejects").mkdir(exist_ok=True)
-        stats = collect_stats(str(curated), rejects, stage_names, str(work / "counts"), time.time() - started)
+        stats = kept_stats(work, kept_records, "seeds", len(records), stage_names, time.time() - started)
         stats["endpoint"], stats["model"] = endpoint, model_name
 
         sft = work / "sft"
         sft.mkdir()
         training, validation = _split(kept_records, validation_share)
         for name, part in zip(SFT_FILES, (training, validation), strict=True):
-            _write_jsonl(sft / name, [_chat(r, pack_data.SYSTEM_PROMPT) for r in part])
+            write_jsonl(sft / name, [_chat(r, pack_data.SYSTEM_PROMPT) for r in part])
         stats["sft"] = {"training": len(training), "validation": len(validation)}
-        _write_jsonl(work / "seeds.jsonl", records)
-        (work / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
-        write_report(str(work), stats)
-        for name in ("sft", "rejects", "seeds.jsonl", "stats.json", "report.html"):
-            (work / name).rename(out / name)
-        shutil.rmtree(work)
-    except BaseException:  # an endpoint gone mid-run, a full disk: no half-written output
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    (out / "_SUCCESS").write_text("")
+        write_jsonl(work / "seeds.jsonl", records)
+        commit(out, work, stats, ("sft", "rejects", "seeds.jsonl"))
     progress(f"instruct: {stats['sft']['training']} training and {stats['sft']['validation']} validation "
              f"conversations in {out / 'sft'}; {stats['documents_rejected']} rejected (see {out / 'report.html'})")
     return stats
@@ -279,9 +257,3 @@ def _split(records: list[dict], validation_share: float) -> tuple[list[dict], li
         elif not training:
             training, validation = validation[:1], validation[1:]
     return training, validation
-
-
-def _write_jsonl(path: Path, records: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False, default=str) + "\n")

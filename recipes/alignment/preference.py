@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
-from canto_nemo.curator_stages.outputs import prepare_output_dir
-from canto_nemo.recipes.alignment.instruct import _split, _write_jsonl, check_endpoint
+from canto_nemo.recipes.alignment.instruct import _split, check_endpoint
+from canto_nemo.recipes.alignment.staged import commit, endpoint_client, kept_stats, staged_run, write_jsonl
 
 __all__ = ["DEFAULT_WORD_LISTS", "preference", "read_conversations"]
 
@@ -84,7 +83,6 @@ def preference(
     """Preference pairs and GRPO prompts from SFT conversations into DIR (see the module docstring)."""
     import pandas as pd
     from nemo_curator.models.client.llm_client import GenerationConfig
-    from nemo_curator.models.client.openai_client import OpenAIClient
     from nemo_curator.tasks import DocumentBatch
 
     from canto_nemo.cantonese import PACK
@@ -92,8 +90,6 @@ def preference(
     from canto_nemo.curator_stages import instruct as stages
     from canto_nemo.curator_stages.dialect import DialectFilter, DialectLabeler
     from canto_nemo.curator_stages.rejects import FilterWithRejects
-    from canto_nemo.curator_stages.report import write_report
-    from canto_nemo.curator_stages.stats import collect_stats
 
     started = time.time()
     conversations = read_conversations(sft, validation_share)
@@ -112,19 +108,15 @@ def preference(
         converter = pack_data.WrittenChineseConverter.from_files(*files)
         df["rejected"] = [converter.convert(t) for t in df["text"]]
         how = f"converted with the word lists in {folder} ({len(converter.pairs)} pairs)"
-    out = prepare_output_dir(output, overwrite)
-    work = out / "_work"
-    shutil.rmtree(work, ignore_errors=True)
-    try:
+    with staged_run(output, overwrite) as (out, work):
         rejects = str(work / "rejects")
         progress(f"instruct preference: {len(df)} conversations, rejected answers {how}")
 
         pipeline = [DialectLabeler(PACK, text_field="text"),
                     DialectFilter(pack=PACK, keep_labels=("cantonese",), rejects_path=rejects, name="chosen_dialect")]
         if endpoint:
-            base_url = endpoint.rstrip("/") if endpoint.rstrip("/").endswith("/v1") else endpoint.rstrip("/") + "/v1"
             df["rewrite_prompt"] = [pack_data.TO_WRITTEN_CHINESE.format(text=t) for t in df["text"]]
-            client = OpenAIClient(base_url=base_url, api_key=api_key or "none", max_retries=1, timeout=timeout)
+            client = endpoint_client(endpoint, api_key, timeout)
             pipeline += [stages.EndpointGenerator(client=client, model_name=model_name, input_field="rewrite_prompt",
                                                   output_field="rejected", name="rewrite",
                                                   generation_config=GenerationConfig(max_tokens=max_tokens,
@@ -139,43 +131,29 @@ def preference(
         kept = stages.run_in_process(pipeline, batch).to_pandas()
         pairs = json.loads(kept.to_json(orient="records", force_ascii=False)) if len(kept) else []
 
-        curated = work / "curated"
-        curated.mkdir(parents=True)
-        _write_jsonl(curated / "kept.jsonl", pairs)
-        (work / "counts").mkdir()
-        (work / "counts" / "pairs.json").write_text(json.dumps({"records": len(df)}))
-        (work / "rejects").mkdir(exist_ok=True)
         names = ["chosen_dialect", *(["generation"] if endpoint else []), "rejected_dialect"]
-        stats = collect_stats(str(curated), rejects, names, str(work / "counts"), time.time() - started)
+        stats = kept_stats(work, pairs, "pairs", len(df), names, time.time() - started)
         stats["rejected_from"] = how
         for folder in ("trl", "nemo_rl", "grpo"):
             (work / folder).mkdir()
         for split in ("train", "validation"):
             part = [p for p in pairs if p["split"] == split]
-            _write_jsonl(work / "trl" / f"{split}.jsonl", [
+            write_jsonl(work / "trl" / f"{split}.jsonl", [
                 {"id": p["id"], "prompt": p["prompt_messages"], "chosen": [{"role": "assistant", "content": p["text"]}],
                  "rejected": [{"role": "assistant", "content": p["rejected"]}]} for p in part])
-            _write_jsonl(work / "nemo_rl" / f"{split}.jsonl", [
+            write_jsonl(work / "nemo_rl" / f"{split}.jsonl", [
                 {"id": p["id"], "context": p["prompt_messages"], "completions": [
                     {"rank": 0, "completion": [{"role": "assistant", "content": p["text"]}]},
                     {"rank": 1, "completion": [{"role": "assistant", "content": p["rejected"]}]}]} for p in part])
             stats.setdefault("pairs", {})[split] = len(part)
         # GRPO learns from its own samples: every conversation's prompt serves, not only those that made a pair.
-        _write_jsonl(work / "grpo" / "trl.jsonl", [
+        write_jsonl(work / "grpo" / "trl.jsonl", [
             {"id": c["id"], "prompt": c["messages"][:-1], **({"answer": c["answer"]} if c["answer"] else {})}
             for c in conversations])
-        _write_jsonl(work / "grpo" / "nemo_rl.jsonl", [
+        write_jsonl(work / "grpo" / "nemo_rl.jsonl", [
             {"id": c["id"], "input": c["messages"][-2]["content"], "output": c["answer"] or "",
              "messages": c["messages"][:-1]} for c in conversations])
-        (work / "stats.json").write_text(json.dumps(stats, ensure_ascii=False, indent=2), encoding="utf-8")
-        write_report(str(work), stats)
-        for name in ("trl", "nemo_rl", "grpo", "rejects", "stats.json", "report.html"):
-            (work / name).rename(out / name)
-        shutil.rmtree(work)
-    except BaseException:  # an endpoint gone mid-run, a full disk: no half-written output
-        shutil.rmtree(work, ignore_errors=True)
-        raise
-    (out / "_SUCCESS").write_text("")
+        commit(out, work, stats, ("trl", "nemo_rl", "grpo", "rejects"))
     progress(f"instruct preference: {len(pairs)} pairs ({stats['pairs']['train']} train, "
              f"{stats['pairs']['validation']} validation), {stats['documents_rejected']} rejected; "
              f"{len(conversations)} GRPO prompts in {out / 'grpo'}")
