@@ -118,7 +118,9 @@ HELP = {
     "vocab": "Mines candidate words from curated text without a dictionary (frequency, PMI, left/right branching "
              "entropy of\ncharacter n-grams; pycantonese's segmenter on a sample, segment_share=0 to leave it out, as "
              "it was trained on\nrime-cantonese's words) and scores how Cantonese-specific each is against written "
-             "Chinese (log-odds against\nthe written side of ../shared/data/dialect_train and jieba's dictionary). "
+             "Chinese (an exact lower bound\non the rate ratio against the written side of "
+             "../shared/data/dialect_train and jieba's dictionary;\nphrases around a mined word, such as 係日本, are "
+             "not marked). "
              "Writes DIR/vocab.tsv, DIR/vocab.jsonl (word,\nfrequency, specificity, Jyutping, POS, written-Chinese "
              "equivalents, up to three example sentences with document\nids), DIR/vocab.html (a page to search) and "
              "DIR/vocab.json. `tokenizer extend lexicon=DIR` takes its words.",

@@ -14,12 +14,14 @@ characters, which rank with the median PMI of the longer candidates). pycantones
 was trained on HKCanCor and on rime-cantonese's words (its train_segmenter.py): a vocabulary that must owe nothing to
 rime-cantonese (the benchmark checks against it) is mined with segment_share=0.
 
-Language-specificity: the log-odds ratio with an informative Dirichlet prior (Monroe, Colaresi and Quinn 2008,
-"Fightin' Words") of the word's count in the corpus against its count in the pack's written-reference texts, and
-again against the pack's reference word frequencies (jieba's dictionary for Cantonese); the score is the smaller of
-the two lower bounds (log-odds minus two standard deviations), so a word is specific only when it is over-represented
-against both, and a rare word only as far as its counts can tell. `cantonese_specific` marks a
-score of at least `min_specificity`. The anchor, a raw frequency ratio with add-one smoothing, is written too.
+Language-specificity: the log of the word's rate in the corpus over its rate in the pack's written-reference texts,
+and again over its rate in the pack's reference word frequencies (jieba's dictionary for Cantonese), each as the
+lower bound of an exact binomial interval (given the word's occurrences in both, the share in the corpus: Clopper and
+Pearson); the score is the smaller of the two, so a word is specific only when it is over-represented against both,
+and a rare word only as far as its counts can tell, including a word the references never write. `cantonese_specific`
+marks a score of at least `min_specificity`, except on a phrase around a word: an entry of 3+ characters made of a
+vocabulary word of 2+ characters and a specific entry (係日本, 位置喺), whose specificity is that entry's
+(`fragment_of`). The anchor, a raw frequency ratio with add-one smoothing, is written too.
 
 Scale: the corpus is read once into a spill file of code points under the output's staging folder; n-gram counts
 are made chunk by chunk (`chunk_chars`) with NumPy and merged, then pruned to `min_count`; candidates' neighbour
@@ -55,6 +57,7 @@ from canto_nemo.recipes.corpus import Skipped, documents, resolve_inputs
 BITS = 16  # bits per character id in an n-gram key: up to 65,535 distinct script characters, four to a uint64
 MAX_IDS = (1 << BITS) - 1
 MAX_LENGTH = 64 // BITS
+BOUND_LEVEL = 0.02275  # the one-sided tail of a normal beyond two standard deviations
 FILES = ("vocab.tsv", "vocab.html", "vocab.json", "vocab.jsonl")  # moved into place in this order: the entries last
 TSV_COLUMNS = (
     "rank",
@@ -63,6 +66,7 @@ TSV_COLUMNS = (
     "score",
     "cantonese_specificity",
     "cantonese_specific",
+    "fragment_of",
     "jyutping",
     "pos",
     "written_equivalents",
@@ -192,13 +196,19 @@ def branching_entropy(
     return np.bincount(candidate, weights=terms, minlength=n_candidates)
 
 
-def log_odds(y: np.ndarray, n_y: float, z: np.ndarray, n_z: float, prior: float) -> tuple[np.ndarray, np.ndarray]:
-    """(log-odds ratio, its standard deviation) of y (in n_y) against z (in n_z) with an informative Dirichlet
-    prior: alpha_w = prior x the word's pooled share (Monroe et al. 2008, eq. 16-18)."""
+def rate_ratio_bound(y: np.ndarray, n_y: float, z: np.ndarray, n_z: float) -> np.ndarray:
+    """The log of the lower bound (one-sided, BOUND_LEVEL) of a word's rate in y (of n_y) over its rate in z (of
+    n_z): given its y + z occurrences in both, y is binomial with odds rate ratio x n_y / n_z, and the bound on those
+    odds is exact (Clopper and Pearson 1934). Exact because the words that matter most are those the reference never
+    writes (z = 0): there, the normal approximation of the log-odds with a small Dirichlet prior (Monroe et al.
+    2008, used before) put the bound of a word far below that of one written three times."""
+    from scipy.stats import beta
+
     y, z = y.astype(np.float64), z.astype(np.float64)
-    alpha = prior * (y / n_y + z / n_z) / 2
-    delta = np.log((y + alpha) / (n_y + prior - y - alpha)) - np.log((z + alpha) / (n_z + prior - z - alpha))
-    return delta, np.sqrt(1 / (y + alpha) + 1 / (z + alpha))
+    # p and 1 - p each from their own tail: near 1, p's complement would lose its digits.
+    p = beta.ppf(BOUND_LEVEL, y, z + 1)
+    q = beta.isf(BOUND_LEVEL, z + 1, y)
+    return np.log(p) - np.log(q) + math.log(n_z / n_y)
 
 
 def substring_counts(words: list[str], texts: list[str], max_length: int) -> np.ndarray:
@@ -232,7 +242,6 @@ def build(
     min_pmi: float = 1.0,
     min_entropy: float = 1.0,
     segment_share: float = 0.2,
-    prior: float = 1000.0,
     min_specificity: float = 2.0,
     examples: int = 3,
     chunk_chars: int = 2_000_000,
@@ -262,7 +271,6 @@ def build(
             min_pmi=min_pmi,
             min_entropy=min_entropy,
             segment_share=segment_share,
-            prior=prior,
             min_specificity=min_specificity,
             examples=examples,
             chunk_chars=chunk_chars,
@@ -353,7 +361,6 @@ def _build(
     min_pmi: float,
     min_entropy: float,
     segment_share: float,
-    prior: float,
     min_specificity: float,
     examples: int,
     chunk_chars: int,
@@ -488,21 +495,33 @@ def _build(
     in_dictionary = np.asarray([frequencies.get(w, 0) for w in folded], dtype=np.int64)
     n_dictionary = sum(frequencies.values())
     y = np.asarray([r["frequency"] for r in rows], dtype=np.int64)
-    # The lower bound (two standard deviations) of the log-odds: how much more often the corpus uses the word, as
-    # far as its counts can tell. A z-score would grow with frequency alone and rank 我 and 你 (more frequent in
-    # speech than in written prose) above 嘅 and 咗.
-    delta, sd = log_odds(y, total, in_reference, n_reference, prior)
-    z_text = delta - 2 * sd
-    delta, sd = log_odds(y, total, in_dictionary, n_dictionary, prior)
-    z_dictionary = delta - 2 * sd
+    # The lower bound of the rate ratio: how much more often the corpus uses the word, as far as its counts can
+    # tell. A z-score would grow with frequency alone and rank 我 and 你 (more frequent in speech than in written
+    # prose) above 嘅 and 咗.
+    bound = np.minimum(
+        rate_ratio_bound(y, total, in_reference, n_reference), rate_ratio_bound(y, total, in_dictionary, n_dictionary)
+    )
     ratio = (y / total) / ((in_reference + 1) / n_reference + (in_dictionary + 1) / n_dictionary) * 2
-    for r, zt, zd, ratio_w, ref, dic in zip(
-        rows, z_text, z_dictionary, ratio, in_reference, in_dictionary, strict=True
-    ):
-        r["cantonese_specificity"] = round(float(min(zt, zd)), 3)
-        r["cantonese_specific"] = bool(min(zt, zd) >= min_specificity)
+    for r, b, ratio_w, ref, dic in zip(rows, bound, ratio, in_reference, in_dictionary, strict=True):
+        r["cantonese_specificity"] = round(float(b), 3)
         r["frequency_ratio"] = round(float(ratio_w), 3)
         r["written_counts"] = {"reference_texts": int(ref), "reference_dictionary": int(dic)}
+    # A word of the vocabulary (2+ characters: it passed cohesion and freedom; a single character is an entry by
+    # construction and says nothing of being a word) with a specific entry glued on is a phrase around that word:
+    # its specificity is the glued entry's (係日本, 位置喺, 佢哋嘅), which ranks on its own. Two-character words
+    # are left alone: 但係, 同埋, 嘢食 have this shape too.
+    specific = {r["word"] for r in rows if r["cantonese_specificity"] >= min_specificity}
+    vocabulary = {r["word"] for r in rows}
+    for r in rows:
+        w = r["word"]
+        glued = [
+            (word, part)
+            for k in range(1, len(w))
+            for word, part in ((w[:k], w[k:]), (w[k:], w[:k]))
+            if len(w) >= 3 and len(word) >= 2 and word in vocabulary and part in specific
+        ]
+        r["fragment_of"] = glued[0][1] if glued else None
+        r["cantonese_specific"] = w in specific and not glued
     progress(
         f"vocab: specificity against {n_reference:,} characters of written Chinese and {len(frequencies):,} "
         "dictionary words"
@@ -525,6 +544,7 @@ def _build(
                 "score": round(r["score"], 3),
                 "cantonese_specificity": r["cantonese_specificity"],
                 "cantonese_specific": r["cantonese_specific"],
+                "fragment_of": r["fragment_of"],
                 **note,
                 "pmi": None if r["pmi"] is None else round(r["pmi"], 3),
                 "entropy": round(r["entropy"], 3),
@@ -550,7 +570,6 @@ def _build(
             "min_pmi": min_pmi,
             "min_entropy": min_entropy,
             "segment_share": segment_share,
-            "prior": prior,
             "min_specificity": min_specificity,
             "examples": examples,
         },

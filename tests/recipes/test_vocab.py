@@ -15,7 +15,7 @@ from canto_nemo.cantonese.vocab import evidence_detector, specific_words
 from canto_nemo.cli import main
 from canto_nemo.curator_stages.language_pack import get_pack
 from canto_nemo.recipes import tokenizer as tok
-from canto_nemo.recipes.vocab import FILES, build, load_vocab, vocab_words
+from canto_nemo.recipes.vocab import FILES, build, load_vocab, rate_ratio_bound, vocab_words
 
 QUIET = {"progress": lambda message: None}
 # Words of a generated text; 𠀋𠀌 is of characters that neither Qwen2.5 nor the pack's lexicon has as one token.
@@ -71,6 +71,7 @@ def test_entries_have_every_field(mined, wiki):
             "frequency",
             "cantonese_specificity",
             "cantonese_specific",
+            "fragment_of",
             "jyutping",
             "pos",
             "written_equivalents",
@@ -80,8 +81,34 @@ def test_entries_have_every_field(mined, wiki):
         assert e["frequency"] >= 5 and isinstance(e["written_equivalents"], list)
         assert 1 <= len(e["examples"]) <= 3
         assert all(e["word"] in x["text"] and x["id"] for x in e["examples"])
-    specificity = [e["cantonese_specificity"] for e in entries]
-    assert sum(e["cantonese_specific"] for e in entries) == sum(s >= 2.0 for s in specificity)
+    for e in entries:  # marked at 2.0, except a phrase around a word
+        assert e["cantonese_specific"] == (e["cantonese_specificity"] >= 2.0 and e["fragment_of"] is None)
+
+
+def test_a_phrase_around_a_word_is_not_specific_while_a_compound_is(mined):
+    by_word = {e["word"]: e for e in load_vocab(mined)}
+    # 係 glued to 香港, 嘅 to 唔同: their specificity is the particle's, which ranks on its own.
+    for phrase, part in (("係香港", "係"), ("唔同嘅", "嘅")):
+        e = by_word[phrase]
+        assert e["cantonese_specificity"] >= 2.0 and not e["cantonese_specific"] and e["fragment_of"] == part
+        assert by_word[part]["cantonese_specific"]
+    for word in ("佢哋", "同埋", "嘅"):  # 佢 + 哋 (not a word alone), 同 + 埋: two characters are left alone
+        assert by_word[word]["cantonese_specific"] and by_word[word]["fragment_of"] is None
+    declined = [e for e in by_word.values() if e["fragment_of"]]
+    assert declined
+    for e in declined:  # a specific entry at one end, a vocabulary word of 2+ characters at the other
+        word, part = e["word"], e["fragment_of"]
+        rests = {word[len(part) :] if word.startswith(part) else "", word[: -len(part)] if word.endswith(part) else ""}
+        assert len(word) >= 3 and any(len(r) >= 2 and r in by_word for r in rests), word
+        assert by_word[part]["cantonese_specificity"] >= 2.0 and not e["cantonese_specific"]
+
+
+def test_a_word_the_references_never_write_is_the_most_specific():
+    y = np.asarray([500, 500, 3])
+    bound = rate_ratio_bound(y, 15e6, np.asarray([0, 3, 0]), 60e6)
+    # Never written beats written three times (a normal approximation of the log-odds had it the other way round);
+    # three occurrences are too few to tell either way.
+    assert bound[0] > bound[1] > 2.0 > bound[2]
 
 
 def test_examples_come_from_distinct_documents_with_their_ids(mined, wiki):
