@@ -87,8 +87,11 @@ def fasttext_supervised():
 
     held = [s for s, t in zip(segments, test, strict=True) if t]
     p, y = probabilities(held), labels[test]
-    cantonese_at = float(np.quantile(p[y == 0], 1 - train_dialect.CANTONESE_FPR))
-    written_at = float(np.quantile(p[y == 1], train_dialect.WRITTEN_FNR))
+    # one pair of thresholds per length band, as ours has
+    band = dialect.length_band(np.asarray([len(han(s)) for s in held]))
+    bands = range(len(dialect.LENGTH_BANDS) + 1)
+    cantonese_at = np.asarray([np.quantile(p[(band == b) & (y == 0)], 1 - train_dialect.CANTONESE_FPR) for b in bands])
+    written_at = np.asarray([np.quantile(p[(band == b) & (y == 1)], train_dialect.WRITTEN_FNR) for b in bands])
 
     def judge(texts):
         folded = dialect.fold(texts)
@@ -100,7 +103,8 @@ def fasttext_supervised():
                 continue
             weights = np.asarray([len(han(s)) for s in parts], dtype=float)
             pr = probabilities(parts)
-            c, w = weights[pr >= cantonese_at].sum(), weights[pr <= written_at].sum()
+            part_band = dialect.length_band(weights)
+            c, w = weights[pr >= cantonese_at[part_band]].sum(), weights[pr <= written_at[part_band]].sum()
             score = float((weights * pr).sum() / weights.sum())
             if c + w == 0:
                 out.append(("neutral", score, None))

@@ -9,11 +9,16 @@ shrunk towards 0.5 for segments of few Han characters. The weights and the two d
 `cantonese/data/dialect_model.tsv`, which `python -m canto_nemo.cantonese.train_dialect` builds from the training data
 in ../shared/data/dialect_train (never from evaluation sets).
 
-Only letters and digits make n-grams: punctuation, symbols and spaces are how a source writes, not its dialect.
+Only letters and digits make n-grams: punctuation, symbols and spaces are how a source writes, not its dialect. A
+title in title marks (《抬起我的頭來》, 〈...〉) is a name, in the words of whoever named the song, book or film, not of
+the text's writer: it is left out of the segments, as a quotation is cut into one of its own.
 
 Per text: a segment at or above the Cantonese threshold counts for Cantonese, one at or below the written threshold
-for written Chinese, one in between for neither. The Cantonese share is the part of the Han characters of the counted
-segments that sit in Cantonese ones (None when no segment counts). Label:
+for written Chinese, one in between for neither. Each threshold has one value per segment length (Han characters, in
+the bands of LENGTH_BANDS): a short segment's probability rests on few n-grams, so one threshold for every length
+would let far more short written segments pass than long ones (on held-out training segments, 0.9% of written
+segments of 4-6 Han characters against 0.3% of those over 20). The Cantonese share is the part of the Han
+characters of the counted segments that sit in Cantonese ones (None when no segment counts). Label:
 - `other`: no Han character, or a quarter or more of its script characters kana or hangul (Japanese, Korean);
 - `neutral`: no segment carries evidence either way (孫中山紀念館, 好。);
 - `cantonese` / `written_chinese`: share at or above 0.8 / at or below 0.2;
@@ -40,10 +45,13 @@ LABELS = ("cantonese", "mixed", "neutral", "written_chinese", "other")
 MODEL_FILE = Path(__file__).parent / "data" / "dialect_model.tsv"
 MIXED_SHARE = (0.2, 0.8)  # a text whose Cantonese share lies strictly between these is mixed
 SHORT_SEGMENT_HAN = 4  # a segment of this many Han characters gets half the confidence of a long one
+LENGTH_BANDS = (3, 6, 10, 20)  # upper ends of the segment-length bands (Han characters) that get their own thresholds
 FOREIGN_SHARE = 0.25  # kana and hangul at least this share of the script characters: Japanese or Korean, not a
 # Cantonese post quoting a Japanese title
 START, END, GAP = 2, 3, 1  # code points that mark a segment's start and end, and separate texts in the batch
 SEGMENT_ENDS = "。！？!?\n「」『』\"“”;；"
+TITLE_MARKS = ("《〈", "》〉")  # a title runs from an opening mark to the next closing one, at most TITLE_CHARS inside
+TITLE_CHARS = 50
 _BITS = 21  # every code point fits 21 bits: an n-gram of up to three is one int64
 # The least weight an evidence word gets (`NgramDialectModel.with_evidence`): alone, it takes a segment of eight Han
 # characters with no other evidence over the Cantonese threshold (a logit of 2 x 8 / (8 + 4) = 1.33 > 0.79). Set by
@@ -90,7 +98,7 @@ def segments(folded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     _, _, ends, word = _tables()
     raw = np.frombuffer("\x01".join(folded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
     text_of_char = np.cumsum(raw == GAP)
-    boundary = (raw == GAP) | ends[raw]
+    boundary = (raw == GAP) | ends[raw] | _titles(raw, text_of_char)
     kept = np.flatnonzero(~boundary & word[raw])
     # characters between the same two boundaries form one segment; a run with nothing kept forms none
     segment_ids, segment = np.unique(np.cumsum(boundary)[kept], return_inverse=True)
@@ -106,6 +114,23 @@ def segments(folded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     inside = first[segment] + 1 + (np.arange(len(kept)) - (first - 2 * np.arange(n))[segment])
     codes[inside] = raw[kept]
     return codes, np.repeat(np.arange(n), lengths), text_of_char[first_of_segment]
+
+
+def _titles(raw: np.ndarray, text_of_char: np.ndarray) -> np.ndarray:
+    """True at every character of a title and its marks: an opening mark, then the next closing mark of the same text
+    with no other mark between and at most TITLE_CHARS characters inside."""
+    opening = np.flatnonzero(np.isin(raw, [ord(c) for c in TITLE_MARKS[0]]))
+    closing = np.flatnonzero(np.isin(raw, [ord(c) for c in TITLE_MARKS[1]]))
+    inside = np.zeros(len(raw) + 1, dtype=np.int64)
+    if len(opening) and len(closing):
+        at = np.searchsorted(closing, opening)
+        has_close = at < len(closing)
+        start, end = opening[has_close], closing[at[has_close]]
+        next_open = np.r_[opening[1:], len(raw)][has_close]
+        ok = (end < next_open) & (end - start - 1 <= TITLE_CHARS) & (text_of_char[start] == text_of_char[end])
+        np.add.at(inside, start[ok], 1)
+        np.add.at(inside, end[ok] + 1, -1)
+    return np.cumsum(inside[:-1]) > 0
 
 
 def ngrams(codes: np.ndarray, position_segment: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,11 +153,15 @@ def ngrams(codes: np.ndarray, position_segment: np.ndarray) -> tuple[np.ndarray,
 class NgramDialectModel(DialectDetector):
     """Logistic weights of character n-grams (sorted codes, for a vectorised lookup) and the decision thresholds."""
 
-    def __init__(self, codes: np.ndarray, weights: np.ndarray, bias: float, cantonese_at: float,
-                 written_at: float) -> None:
+    def __init__(self, codes: np.ndarray, weights: np.ndarray, bias: float, cantonese_at: Sequence[float] | float,
+                 written_at: Sequence[float] | float) -> None:
+        """`cantonese_at` and `written_at`: one threshold per length band (len(LENGTH_BANDS) + 1), or one for all."""
         order = np.argsort(codes)
         self.codes, self.weights = codes[order], weights[order].astype(np.float64)
-        self.bias, self.cantonese_at, self.written_at = bias, cantonese_at, written_at
+        bands = len(LENGTH_BANDS) + 1
+        self.bias = bias
+        self.cantonese_at = np.broadcast_to(np.asarray(cantonese_at, dtype=np.float64), bands).copy()
+        self.written_at = np.broadcast_to(np.asarray(written_at, dtype=np.float64), bands).copy()
 
     @classmethod
     def load(cls, path: Path = MODEL_FILE) -> NgramDialectModel:
@@ -143,11 +172,11 @@ class NgramDialectModel(DialectDetector):
                     continue
                 key, value = line.rstrip("\n").split("\t")
                 if key.startswith("@"):
-                    values[key[1:]] = float(value)
+                    values[key[1:]] = [float(v) for v in value.split()]
                 else:
                     codes.append(encode(key))
                     weights.append(float(value))
-        return cls(np.asarray(codes, dtype=np.int64), np.asarray(weights), values["bias"], values["cantonese_at"],
+        return cls(np.asarray(codes, dtype=np.int64), np.asarray(weights), values["bias"][0], values["cantonese_at"],
                    values["written_at"])
 
     def with_evidence(self, words: Sequence[str], weight: float = EVIDENCE_WEIGHT) -> NgramDialectModel:
@@ -190,19 +219,25 @@ class NgramDialectModel(DialectDetector):
         logits = self.segment_logits(codes, position_segment, n_segments)
         logits *= han_per_segment / (han_per_segment + SHORT_SEGMENT_HAN)
         probability = 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
-        cantonese = (probability >= self.cantonese_at) & (han_per_segment > 0)
-        written = (probability <= self.written_at) & (han_per_segment > 0)
+        band = length_band(han_per_segment)
+        cantonese = (probability >= self.cantonese_at[band]) & (han_per_segment > 0)
+        written = (probability <= self.written_at[band]) & (han_per_segment > 0)
         per_text = lambda values: np.bincount(text_of_segment, weights=values, minlength=n_texts)  # noqa: E731
         han = per_text(han_per_segment)
         cantonese_han = per_text(han_per_segment * cantonese)
         written_han = per_text(han_per_segment * written)
         weighted = per_text(han_per_segment * probability)
-        foreign = np.asarray([int(foreign_table[np.frombuffer(t.encode("utf-32-le"), dtype=np.uint32)].sum())
-                              if t else 0 for t in folded])
+        raw = np.frombuffer("\x01".join(folded).encode("utf-32-le"), dtype=np.uint32)
+        text_of_char = np.cumsum(raw == GAP)
+        text_han = np.bincount(text_of_char, weights=han_table[raw], minlength=n_texts)
+        foreign = np.bincount(text_of_char, weights=foreign_table[raw], minlength=n_texts)
         results = []
         for i in range(n_texts):
-            if han[i] == 0 or foreign[i] / (foreign[i] + han[i]) >= FOREIGN_SHARE:
+            if text_han[i] == 0 or foreign[i] / (foreign[i] + text_han[i]) >= FOREIGN_SHARE:
                 results.append(DialectResult("other", 0.0, None))
+                continue
+            if han[i] == 0:  # Han characters only in titles
+                results.append(DialectResult("neutral", 0.5, None))
                 continue
             score = float(weighted[i] / han[i])
             decided = cantonese_han[i] + written_han[i]
@@ -214,6 +249,11 @@ class NgramDialectModel(DialectDetector):
                      else "mixed")
             results.append(DialectResult(label, score, share))
         return results
+
+
+def length_band(han: np.ndarray) -> np.ndarray:
+    """The length band of segments of `han` Han characters (0 for 1-3, 1 for 4-6, ...)."""
+    return np.searchsorted(np.asarray(LENGTH_BANDS), han, side="left")
 
 
 def encode(ngram: str) -> int:

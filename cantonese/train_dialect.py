@@ -7,7 +7,9 @@ Training data (../shared/data/dialect_train; licences in its README):
 - Cantonese: the Cantonese side of kaifangcidian's parallel sentences, Tatoeba's Cantonese sentences, the Cantonese
   side of the word lists (kfcd_words, cmn2yue), and sentences of Cantonese Wikipedia (../shared/data/yue_wikipedia)
   that hold a character only Cantonese writes (much of that Wikipedia is neutral written prose: a sentence without
-  such a character is no evidence either way, so it is not taught as Cantonese);
+  such a character is no evidence either way, so it is not taught as Cantonese), and the sentences of pycantonese's
+  CTCPC that hold such a character (conversation and dictionary examples: the chat-style Cantonese the other sources
+  lack), less every one the curation's decontamination finds in an evaluation set (CTCPC holds most of ud_hk);
 - written Chinese: the written side of the parallel sentences and of the word lists, Taiwan Wikipedia paragraphs and
   questions (DRCD), UD Chinese GSD and PUD, colloquial and official Taiwan Mandarin lines (moztw).
 Each Cantonese sentence is also taught once more in forum spelling (咗 as 左, 嚟 as 黎, 嘅 as 既, 嘢 as 野, 啲 as D:
@@ -16,8 +18,8 @@ each swap with probability one half, from a fixed seed), as LIHKG and other foru
 Every text is folded as the detector folds it (one script, NFKC, lower case) and cut into the detector's segments.
 A segment that also occurs in an evaluation set (../shared/data/ud_hk, ../shared/data/yue_benchmark; compared after
 folding, six characters or more) is left out, and the count is printed: those sets measure the model and never
-train it. pycantonese's corpora (HKCanCor, Common Voice, CTCPC) are not used either: the demo's curation of them is a
-measurement of the model too.
+train it. pycantonese's HKCanCor and Common Voice are not used: the demo's curation of them is a measurement of the
+model too (its curation of CTCPC is not, since CTCPC now trains it).
 
 Model: L1-regularised logistic regression (liblinear, seeded) on the counts of the segments' character 1- to 3-grams
 that occur at least MIN_COUNT times, classes weighted to balance; weights smaller than MIN_WEIGHT are left out of
@@ -27,7 +29,8 @@ setting the shared vocabulary to zero, where L2 gives every word a little weight
 sources (an encyclopedia on the written side) and many such small weights outvote one Cantonese marker. A tenth of
 the segments (by a hash of the text) is held out: the thresholds are set on it (a segment counts for Cantonese at
 the probability where CANTONESE_FPR of held-out written segments would; for written Chinese where WRITTEN_FNR of
-held-out Cantonese segments would), and the held-out figures are printed.
+held-out Cantonese segments would; then, per length band of the detector, tightened where that band alone would
+exceed the rate), and the held-out figures are printed.
 """
 
 from __future__ import annotations
@@ -85,7 +88,17 @@ def cantonese_texts(data: Path) -> dict[str, list[str]]:
     random.Random(SEED).shuffle(wiki)
     return {"kfcd_pairs": [p[1] for p in kfcd if len(p) == 3], "tatoeba": tatoeba,
             "kfcd_words": words, "cmn2yue": [p[1] for p in cmn2yue if len(p) == 2 and p[0] != p[1]],
-            "yue_wikipedia": wiki[:WIKI_SENTENCES]}
+            "yue_wikipedia": wiki[:WIKI_SENTENCES], "ctcpc": ctcpc_sentences(data)}
+
+
+def ctcpc_sentences(data: Path) -> list[str]:
+    """CTCPC's sentences that hold a character only Cantonese writes (the corpus has written-Chinese lines too), less
+    every one the curation's own decontamination finds in an evaluation set: CTCPC holds most of ud_hk."""
+    from canto_nemo.cantonese.corpora import ctcpc
+    from canto_nemo.curator_stages.decontaminate import EvalOverlapFilter
+
+    overlap = EvalOverlapFilter([str(data / "ud_hk"), str(data / "yue_benchmark")], "cantonese")
+    return [s for _, s in ctcpc() if CANTONESE_ONLY & set(s) and not overlap.score_document(s)]
 
 
 def written_texts(data: Path) -> dict[str, list[str]]:
@@ -216,35 +229,49 @@ def build(data: Path) -> tuple[dict[int, float], dict[str, float], dict]:
                if abs(w) >= MIN_WEIGHT}
     bias = round(float(model.intercept_[0]), 6)
 
-    # Thresholds from the held-out segments, scored exactly as the detector scores them.
+    # Thresholds from the held-out segments, scored exactly as the detector scores them, one pair per length band.
     scorer = dialect.NgramDialectModel(np.asarray(list(weights), dtype=np.int64),
                                        np.asarray(list(weights.values())), bias, 0.5, 0.5)
     test_segments = [s for s, t in zip(segments, test, strict=True) if t]
-    probability = held_out_probabilities(scorer, test_segments)
+    probability, band = held_out_probabilities(scorer, test_segments)
     y = labels[test]
-    cantonese_at = float(np.quantile(probability[y == 0], 1 - CANTONESE_FPR))
-    written_at = float(np.quantile(probability[y == 1], WRITTEN_FNR))
-    values = {"bias": bias, "cantonese_at": round(cantonese_at, 4), "written_at": round(written_at, 4)}
+    # The thresholds over all lengths, tightened in a band whose own held-out error rate they would let exceed the
+    # target (short segments: few n-grams, noisier probabilities); never loosened, since in long bands, where the
+    # classes barely overlap, the band's own quantile can cross the other threshold.
+    every_cantonese_at = float(np.quantile(probability[y == 0], 1 - CANTONESE_FPR))
+    every_written_at = float(np.quantile(probability[y == 1], WRITTEN_FNR))
+    cantonese_at, written_at = [], []
+    for b in range(len(dialect.LENGTH_BANDS) + 1):
+        written_p, cantonese_p = probability[(band == b) & (y == 0)], probability[(band == b) & (y == 1)]
+        cantonese_at.append(round(max(every_cantonese_at, float(np.quantile(written_p, 1 - CANTONESE_FPR))), 4))
+        written_at.append(round(min(every_written_at, float(np.quantile(cantonese_p, WRITTEN_FNR))), 4))
+    values = {"bias": bias, "cantonese_at": cantonese_at, "written_at": written_at}
+    c_at, w_at = np.asarray(cantonese_at)[band], np.asarray(written_at)[band]
     report["held_out"] = {
         "segments": int(test.sum()),
-        "cantonese_recall": round(float((probability[y == 1] >= cantonese_at).mean()), 4),
-        "written_as_cantonese": round(float((probability[y == 0] >= cantonese_at).mean()), 4),
-        "written_recall": round(float((probability[y == 0] <= written_at).mean()), 4),
-        "cantonese_as_written": round(float((probability[y == 1] <= written_at).mean()), 4),
-        "neutral_share": round(float(((probability > written_at) & (probability < cantonese_at)).mean()), 4),
+        "cantonese_recall": round(float((probability[y == 1] >= c_at[y == 1]).mean()), 4),
+        "written_as_cantonese": round(float((probability[y == 0] >= c_at[y == 0]).mean()), 4),
+        "written_recall": round(float((probability[y == 0] <= w_at[y == 0]).mean()), 4),
+        "cantonese_as_written": round(float((probability[y == 1] <= w_at[y == 1]).mean()), 4),
+        "neutral_share": round(float(((probability > w_at) & (probability < c_at)).mean()), 4),
     }
+    edges = (0, *dialect.LENGTH_BANDS, None)
+    report["held_out"]["cantonese_recall_by_length"] = {
+        f"{edges[b] + 1}-{edges[b + 1] or ''}": round(float((probability[(band == b) & (y == 1)] >= c).mean()), 4)
+        for b, c in enumerate(cantonese_at)}
     report["ngrams"] = {"vocabulary": len(vocabulary), "written": len(weights)}
     return weights, values, report
 
 
-def held_out_probabilities(scorer: dialect.NgramDialectModel, segments: list[str]) -> np.ndarray:
-    """Each already folded segment's probability, with the detector's shrinking for few Han characters."""
+def held_out_probabilities(scorer: dialect.NgramDialectModel, segments: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each already folded segment's probability, with the detector's shrinking for few Han characters, and its
+    length band."""
     han_table, _, _, _ = dialect._tables()
     codes, position_segment, _ = dialect.segments(segments)
     n = int(position_segment.max(initial=-1)) + 1
     han = np.bincount(position_segment, weights=han_table[codes], minlength=n)
     logits = scorer.segment_logits(codes, position_segment, n) * han / (han + dialect.SHORT_SEGMENT_HAN)
-    return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50)))
+    return 1.0 / (1.0 + np.exp(-np.clip(logits, -50, 50))), dialect.length_band(han)
 
 
 def write(weights: dict[int, float], values: dict[str, float], output: Path) -> None:
@@ -253,7 +280,7 @@ def write(weights: dict[int, float], values: dict[str, float], output: Path) -> 
         f.write("# built by `python -m canto_nemo.cantonese.train_dialect`: character n-gram weights of the dialect "
                 "model (frames \\x02 \\x03)\n")
         for key, value in values.items():
-            f.write(f"@{key}\t{value}\n")
+            f.write(f"@{key}\t{' '.join(map(str, value)) if isinstance(value, list) else value}\n")
         for code, weight in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
             ngram = dialect.decode(code)
             if "\t" not in ngram and "\r" not in ngram:  # the file's own separators
