@@ -53,3 +53,26 @@ def test_remover_drops_duplicates_and_names_their_survivors_id(tmp_path):
     (record,) = [json.loads(line) for p in (tmp_path / "rejects").glob("*.jsonl") for line in p.open()]
     assert record["reason"] == "exact_duplicate" and record["duplicate_of"] == "7" and record["stage"] == "exact_dedup"
     assert record["detail"] == "same text as 7 (whitespace aside)" and KEY not in record
+
+
+def test_remover_pairs_each_duplicate_with_its_own_survivor_in_any_batch(tmp_path):
+    keys = [f"src:{i}" for i in range(2000)]
+    duplicate_of = {k: f"id{int(k[4:]) // 10}" for k in keys[::3]}  # every third document duplicates another
+    pd.DataFrame({KEY: list(duplicate_of), "duplicate_of": list(duplicate_of.values()),
+                  "duplicate_of_key": list(duplicate_of.values())}).to_parquet(tmp_path / "dups.parquet")
+    stage = DuplicateRemover(str(tmp_path / "dups.parquet"), rejects_path=str(tmp_path / "rejects"))
+    shuffled = keys[:]
+    random.Random(0).shuffle(shuffled)
+    kept = []
+    for start in range(0, len(shuffled), 300):
+        batch = pd.DataFrame({"id": shuffled[start : start + 300], KEY: shuffled[start : start + 300], "text": "x"})
+        kept += stage.process(DocumentBatch(dataset_name="t", data=batch)).to_pandas()[KEY].tolist()
+    assert sorted(kept) == sorted(set(keys) - set(duplicate_of))
+    records = [json.loads(line) for p in (tmp_path / "rejects").glob("*.jsonl") for line in p.open()]
+    assert {r["id"]: r["duplicate_of"] for r in records} == duplicate_of
+    empty = pd.DataFrame({KEY: pd.Series([], dtype=object), "duplicate_of": pd.Series([], dtype=object),
+                          "duplicate_of_key": pd.Series([], dtype=object)})
+    empty.to_parquet(tmp_path / "none.parquet")
+    batch = pd.DataFrame({"id": keys[:5], KEY: keys[:5], "text": "x"})
+    assert len(DuplicateRemover(str(tmp_path / "none.parquet")).process(DocumentBatch(dataset_name="t",
+                                                                                         data=batch)).to_pandas()) == 5
