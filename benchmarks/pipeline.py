@@ -3,7 +3,8 @@ called directly, one process) and two anchors doing the same steps, in the same 
 
     .venv/bin/python benchmarks/pipeline.py [--scale 1 4 16] [--skip-anchors]
 
-Systems (each in its own process; peak memory is sampled over that process and its children, Ray's included):
+Systems (each in its own process; peak memory is the proportional set size sampled over that process and its children,
+Ray's included, so that shared memory counts once):
 - `ours`: CurationWorkflow with the default pipeline (read, 11 cleaning/labelling/filtering stages, exact and fuzzy
   dedup, rejects, two passes), as `canto-nemo curate input=DIR` runs it; time per pass and per stage from its
   stats.json (NeMo Curator's own per-stage metrics).
@@ -246,22 +247,26 @@ def measure(system: str, folder: Path, work: Path) -> dict:
         proc = subprocess.Popen([sys.executable, __file__, "--child", system, str(folder), str(out),
                                  str(result_path)], stdout=subprocess.DEVNULL, stderr=err)
     driver = psutil.Process(proc.pid)
-    peak_total = peak_driver = peak_worker = 0
+    # Proportional set sizes: Ray's object store is shared memory mapped into the raylet and every worker, and
+    # resident sizes would count each mapped page once per process.
+    peak_total = peak_driver = peak_worker = peak_daemons = 0
     while proc.poll() is None:
         try:
-            rss_driver = driver.memory_info().rss
-            others = []
+            pss_driver = driver.memory_full_info().pss
+            workers, daemons = [], []
             for p in driver.children(recursive=True):
                 try:
-                    others.append(p.memory_info().rss)
+                    (workers if p.cmdline()[:1] and p.cmdline()[0].startswith("ray::") else daemons).append(
+                        p.memory_full_info().pss)
                 except psutil.Error:
                     pass
         except psutil.Error:
             break
-        peak_driver = max(peak_driver, rss_driver)
-        peak_worker = max([peak_worker, *others])
-        peak_total = max(peak_total, rss_driver + sum(others))
-        time.sleep(0.2)
+        peak_driver = max(peak_driver, pss_driver)
+        peak_worker = max([peak_worker, *workers])
+        peak_daemons = max(peak_daemons, sum(daemons))
+        peak_total = max(peak_total, pss_driver + sum(workers) + sum(daemons))
+        time.sleep(0.5)
     proc.wait()
     wall = time.perf_counter() - started
     if proc.returncode != 0:
@@ -270,7 +275,7 @@ def measure(system: str, folder: Path, work: Path) -> dict:
     if not result["documents_out"]:
         raise RuntimeError(f"{system} kept no document of {folder}: it read nothing?")
     result.update(process_wall_s=wall, peak_total_gb=peak_total / 1e9, peak_driver_gb=peak_driver / 1e9,
-                  peak_worker_gb=peak_worker / 1e9)
+                  peak_worker_gb=peak_worker / 1e9, peak_daemons_gb=peak_daemons / 1e9)
     shutil.rmtree(out, ignore_errors=True)
     return result
 
@@ -311,7 +316,7 @@ def main() -> None:
                 print(f"{corpus} {system}: {r['process_wall_s']:.1f} s, load average after {os.getloadavg()[0]:.2f}")
                 rows.append((corpus, system, f"{mb:.1f}", r["documents_out"], f"{r['process_wall_s']:.1f}",
                              f"{rate:.2f}", f"{r['peak_total_gb']:.2f}", f"{r['peak_driver_gb']:.2f}",
-                             f"{r['peak_worker_gb']:.2f}"))
+                             f"{r['peak_worker_gb']:.2f}", f"{r['peak_daemons_gb']:.2f}"))
                 if "timings" in r:
                     t = r["timings"]
                     print(f"{corpus} {system}: ray start waited {t.get('ray_start_wait_s')} s, pass 1 "
@@ -323,7 +328,7 @@ def main() -> None:
                 sys.stdout.flush()
         print()
         table(rows, ("corpus", "system", "input MB", "docs out", "wall s", "MB/s/core", "peak GB", "driver GB",
-                     "worker GB"))
+                     "worker GB", "Ray daemons GB"))
         by = {(r[0], r[1]): float(r[4]) for r in rows}
         for other in ("stock_curator", "datatrove", "ours_unfused", "ours_no_dedup", "ceiling"):
             if ("wikipedia", other) in by and ("wikipedia", "ours") in by:
@@ -339,15 +344,16 @@ def main() -> None:
             shutil.rmtree(folder)
             scale_rows.append((f"{copies}x", f"{mb:.0f}", r["documents_out"], f"{r['process_wall_s']:.1f}",
                                f"{mb / r['process_wall_s'] / CORES:.2f}", f"{r['peak_total_gb']:.2f}",
-                               f"{r['peak_driver_gb']:.2f}", f"{r['peak_worker_gb']:.2f}"))
+                               f"{r['peak_driver_gb']:.2f}", f"{r['peak_worker_gb']:.2f}",
+                               f"{r['peak_daemons_gb']:.2f}"))
             print(f"{copies}x: " + json.dumps(r["timings"]))
             sys.stdout.flush()
         if scale_rows:
             one = next(r for r in rows if r[:2] == ("wikipedia", "ours"))
-            scale_rows.insert(0, ("1x", one[2], one[3], one[4], one[5], one[6], one[7], one[8]))
+            scale_rows.insert(0, ("1x", *one[2:]))
             print()
             table(scale_rows, ("scale", "input MB", "docs out", "wall s", "MB/s/core", "peak GB", "driver GB",
-                               "worker GB"))
+                               "worker GB", "Ray daemons GB"))
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,8 +7,11 @@ per stage boundary. `fuse` groups runs of stages that ask for the same resources
 stage still does its own work in order (its rejects, its score columns, its name) and its time is recorded as
 Curator's own `StagePerfStats` under its own name, so per-stage metrics survive the fusion.
 
-Only DocumentBatch -> DocumentBatch stages are fused: readers fan out and writers name their files from task ids,
-which the executor assigns at stage boundaries.
+The reader is fused with the stages after it, so that a file is read and processed in one task: as a stage of its
+own it ran ahead of the slower stages, and the process that ran it kept the memory of every batch it had handed on
+(1.0 GB of private heap at 4x Wikipedia, growing with the corpus). Writers stay apart: they name their files from
+task ids, which the executor assigns at stage boundaries (task ids are the executor's; inside a fused group a stage
+sees the id of the group's input, or none, and rejects files are then named at random).
 """
 
 from __future__ import annotations

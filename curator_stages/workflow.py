@@ -145,13 +145,15 @@ class CurationWorkflow:
             ray.wait()
             self.timings["ray_start_wait_s"] = round(time.time() - waited, 2)
             with ReadProgress(self.paths["counts"], total):
+                partitioner, reader = self._reader()
                 if self.exact_dedup or self.fuzzy_dedup:
-                    pass1 = [*self._fused(middle + self._hashing()), self._parquet(self.paths["filtered"])]
-                    self._step("pass 1/2: read, clean, filter, hash", self._reader() + pass1)
+                    self._step("pass 1/2: read, clean, filter, hash", [
+                        partitioner, *self._fused([reader, *middle, *self._hashing()]),
+                        self._parquet(self.paths["filtered"])])
                 else:
                     finish = self._finish()
                     self._step("pass 1/1: read, clean, filter, write",
-                               self._reader() + self._fused(middle + finish[:-1]) + finish[-1:])
+                               [partitioner, *self._fused([reader, *middle, *finish[:-1]]), finish[-1]])
             if self.exact_dedup or self.fuzzy_dedup:
                 between = time.time()
                 parts = non_empty_parts(self.paths["filtered"])
