@@ -41,6 +41,7 @@ from canto_nemo.curator_stages.rejects import open_in_folder, write_rejects
 LINE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "txt", ".tsv": "tsv"}
 FORMATS = {**LINE_FORMATS, ".conllu": "conllu", ".parquet": "parquet"}
 SPLITTABLE = {"jsonl", "txt"}
+CORPUS_RECORDS = 20_000  # records per partition of a packaged corpus
 # Encodings worth suggesting for Chinese text that is not UTF-8, most specific first (GB18030 decodes almost anything).
 LIKELY_ENCODINGS = ("big5hkscs", "gb18030")
 
@@ -82,7 +83,11 @@ def partitions(inputs: list[str], split_bytes: int | None = None) -> list[tuple[
     for path, source in expand_inputs(list(inputs)):
         fmt = "corpus" if path == source and corpus_reader(path) is not None else file_format(path)
         splittable = split_bytes and fmt in SPLITTABLE and not path.endswith(".gz")
-        for start, end, first_line in _byte_ranges(path, split_bytes) if splittable else [(0, -1, 1)]:
+        if fmt == "corpus":
+            ranges = _record_ranges(sum(1 for _ in corpus_reader(path)()))
+        else:
+            ranges = _byte_ranges(path, split_bytes) if splittable else [(0, -1, 1)]
+        for start, end, first_line in ranges:
             config = {"format": fmt, "source": source, "start": start, "end": end, "first_line": first_line}
             parts.append((path, config))
     return parts
@@ -93,6 +98,13 @@ def read_partition(path: str, config: dict, text_field: str = "text", id_field: 
     """The records of one partition, outside Ray: documents and `read` rejects (those carry a `reason` and a
     `detail` naming the file and line)."""
     yield from Records(text_field, id_field, encoding).read(path, config)
+
+
+def _record_ranges(records: int) -> list[tuple[int, int, int]]:
+    """(first record, end, first record's number) of every CORPUS_RECORDS records of a packaged corpus: the reader
+    runs in one task with the stages after it, so a corpus read whole would be curated on one core."""
+    return [(start, min(start + CORPUS_RECORDS, records), start + 1)
+            for start in range(0, records, CORPUS_RECORDS)] or [(0, -1, 1)]
 
 
 def _byte_ranges(path: str, split_bytes: int) -> list[tuple[int, int, int]]:
@@ -235,8 +247,10 @@ class Records:
         self._line = config.get("first_line", 1)  # where a failure of the whole file or of its tail is reported
         try:
             if fmt == "corpus":
+                start, end = config.get("start", 0), config.get("end", -1)
                 for n, (local_id, text) in enumerate(corpus_reader(path)(), start=1):
-                    yield self.document(source, n, {self.text_field: text}, key=f"{source}:{local_id}")
+                    if n > start and (end < 0 or n <= end):
+                        yield self.document(source, n, {self.text_field: text}, key=f"{source}:{local_id}")
             elif fmt == "parquet":
                 yield from self._parquet(path, source)
             else:

@@ -178,3 +178,14 @@ def test_a_partition_with_nothing_readable_passes_no_batch_on(tmp_path):
     (task,) = InputPartitioner([str(tmp_path / "bad.jsonl")]).process(EmptyTask())
     task.task_id = "t0"
     assert RecordReader(rejects_path=str(tmp_path / "r"), counts_path=str(tmp_path / "c")).process(task) == []
+
+
+def test_a_packaged_corpus_is_read_in_record_ranges_with_the_same_documents(tmp_path, monkeypatch):
+    from canto_nemo.curator_stages import readers
+
+    whole = read_all(["pycantonese:hkcancor"], tmp_path / "whole")
+    monkeypatch.setattr(readers, "CORPUS_RECORDS", 10)
+    assert len(InputPartitioner(["pycantonese:hkcancor"]).process(EmptyTask())) == 6  # 58 conversations
+    split = read_all(["pycantonese:hkcancor"], tmp_path / "split")
+    assert whole[0]["id"].tolist() == split[0]["id"].tolist() and len(split[0]) == split[2] == whole[2] == 58
+    assert whole[0]["text"].tolist() == split[0]["text"].tolist()
