@@ -130,7 +130,7 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
     """One task per input file, or per ~split_bytes range of a large uncompressed JSONL/text file."""
 
     paths: list[str]
-    split_bytes: int = 256 * 1024 * 1024
+    split_bytes: int = 32 * 1024 * 1024
     name: str = "input_partitioner"
 
     def inputs(self) -> tuple[list[str], list[str]]:

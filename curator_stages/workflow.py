@@ -62,7 +62,8 @@ class CurationWorkflow:
     overwrite: bool = False  # a non-empty output folder is refused unless true
     keep_work: bool = False  # keep DIR/_work (pass-1 Parquet, duplicate tables) for inspection
     batch_size: int = 5000  # documents per Curator task
-    split_bytes: int = 256 * 1024 * 1024  # line-oriented files larger than this are read in ranges, in parallel
+    # line-oriented files larger than this are read in ranges, each range read and curated in one task, in parallel
+    split_bytes: int = 32 * 1024 * 1024
     executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
     fuse: bool = True  # consecutive stages run as one engine stage (same output; false: one per stage, to debug)
     ray: RayConfig = field(default_factory=RayConfig)
