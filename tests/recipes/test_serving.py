@@ -283,8 +283,11 @@ def test_a_model_without_chat_template_refuses_chat_clearly(tiny_model, tmp_path
 
 
 def test_dialect_route(server):
-    cantonese = httpx.post(f"{server}/v1/dialect", json={"text": "我聽朝要submit個report，點寫好？"}).json()
-    assert cantonese["label"] == "cantonese" and cantonese["simplified_share"] == 0
+    from canto_nemo.cantonese import detect_dialect
+
+    text = "佢哋聽朝要submit個report，你嚟唔嚟幫手呀？"  # the route answers what the pack's judge says
+    cantonese = httpx.post(f"{server}/v1/dialect", json={"text": text}).json()
+    assert cantonese["label"] == detect_dialect(text).label == "cantonese" and cantonese["simplified_share"] == 0
     simplified = httpx.post(f"{server}/v1/dialect", json={"text": "我明天要提交报告，怎么写好？"}).json()
     assert simplified["label"] == "written_chinese" and simplified["simplified_share"] > 0.2
     assert httpx.post(f"{server}/v1/dialect", json={"text": "hello"}).json()["simplified_share"] is None
