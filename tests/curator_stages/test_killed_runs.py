@@ -30,8 +30,11 @@ def big_input(tmp_path_factory, lihkg_posts) -> Path:
 
 
 def start(folder: Path, out: Path, *extra: str) -> subprocess.Popen:
+    # Ctrl-C as a terminal delivers it: a suite launched in the background (`cmd &` without job control) hands its
+    # children an ignored SIGINT, and the run would then rightly finish instead of stopping.
     return subprocess.Popen([*CLI, "curate", f"input={folder}", f"output={out}", "batch_size=500", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for_reading(out: Path, process: subprocess.Popen, timeout: float = 300) -> None:
