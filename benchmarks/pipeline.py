@@ -200,7 +200,7 @@ def run_ceiling(folder: str, out: str) -> dict:
     Path(out).mkdir(parents=True)
     seconds = {}
     started = time.perf_counter()
-    reader = RecordReader(batch_size=wf.batch_size, rejects_path=out + "/rejects", counts_path=out + "/counts")
+    reader = RecordReader(records_per_batch=wf.batch_size, rejects_path=out + "/rejects", counts_path=out + "/counts")
     batches = []
     for group in InputPartitioner(wf.input, split_bytes=wf.split_bytes).process(EmptyTask):
         result = reader.process(group)

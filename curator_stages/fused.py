@@ -4,24 +4,24 @@ Ray Data turns every stage's output into a block before the next stage reads it.
 so that conversion first tries Arrow, fails, and builds its error message from the batch's repr (a DataFrame's)
 before falling back: measured with py-spy on the default pipeline, a third of pass 1's worker time went there, once
 per stage boundary. `fuse` groups runs of stages that ask for the same resources into one `FusedStages`; each inner
-stage still does its own work in order (its rejects, its score columns, its name) and its time is recorded as
-Curator's own `StagePerfStats` under its own name, so per-stage metrics survive the fusion.
+stage runs through NeMo Curator's own stage adapter (`BaseStageAdapter`), one task at a time as the engines give it
+them, so it is timed under its own name in Curator's `StagePerfStats` and its outputs get the task ids the engine
+would have derived at that stage boundary: a stage's rejects file is named from its task's id, so a retried task
+overwrites its own file instead of adding a second one, and a fused run names its files as an unfused one does.
 
 The reader is fused with the stages after it, so that a file is read and processed in one task: as a stage of its
 own it ran ahead of the slower stages, and the process that ran it kept the memory of every batch it had handed on
-(1.0 GB of private heap at 4x Wikipedia, growing with the corpus). Writers stay apart: they name their files from
-task ids, which the executor assigns at stage boundaries (task ids are the executor's; inside a fused group a stage
-sees the id of the group's input, or none, and rejects files are then named at random).
+(1.0 GB of private heap at 4x Wikipedia, growing with the corpus). Writers stay apart (NeMo Curator's, with their own
+resources).
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
+from nemo_curator.backends.base import BaseStageAdapter
 from nemo_curator.stages.base import ProcessingStage
-from nemo_curator.tasks import DocumentBatch
-from nemo_curator.utils.performance_utils import StagePerfStats
+from nemo_curator.tasks import DocumentBatch, Task
 
 
 @dataclass
@@ -65,25 +65,17 @@ class FusedStages(ProcessingStage[DocumentBatch, DocumentBatch]):
         results = self.process_batch([task])
         return results[0] if len(results) == 1 else results or None
 
-    def process_batch(self, tasks: list[DocumentBatch]) -> list[DocumentBatch]:
-        current = list(tasks)
-        perf = []
-        for stage in self.stages:
-            if not current:
-                break
-            started = time.perf_counter()
-            out = stage.process_batch(current)
-            perf.append(StagePerfStats(stage_name=stage.name, process_time=time.perf_counter() - started,
-                                       num_items_processed=len(current)))
-            current = []
-            for result in out:
-                if isinstance(result, list):
-                    current.extend(r for r in result if r is not None)
-                elif result is not None:
-                    current.append(result)
-        for task in current:
-            for stats in perf:
-                task.add_stage_perf(stats)
+    def process_batch(self, tasks: list[Task]) -> list[Task]:
+        adapters = [BaseStageAdapter(stage) for stage in self.stages]
+        return [out for task in tasks for out in self._through(adapters, task)]
+
+    @staticmethod
+    def _through(adapters: list[BaseStageAdapter], task: Task) -> list[Task]:
+        """`task` through every stage, each output on its own: ids derive from one parent, as Curator's adapter
+        derives them for a stage given one task (it gives random ids to a batch whose size a stage changes)."""
+        current = [task]
+        for adapter in adapters:
+            current = [out for t in current for out in adapter.process_batch([t])]
         return current
 
 

@@ -14,7 +14,8 @@ byte offset), holding the raw line whole and, where it parsed, the record's fiel
 kept. Each reader task records how many records it saw, so the workflow can prove that nothing was lost.
 
 Stage 1, `InputPartitioner`: the input paths -> one FileGroupTask per file (or per byte range of a large
-line-oriented file). Stage 2, `RecordReader`: a FileGroupTask -> DocumentBatches of at most `batch_size` documents.
+line-oriented file). Stage 2, `RecordReader`: a FileGroupTask -> DocumentBatches of at most `records_per_batch`
+documents.
 """
 
 from __future__ import annotations
@@ -158,13 +159,14 @@ class RecordReader(ProcessingStage[FileGroupTask, DocumentBatch]):
         is also accepted, as in the LIHKG data, and read as text_field); plain text, CoNLL-U and packaged corpora put
         their text there. id_field: the field holding a record's id, made where it is missing. encoding: of the
         line-oriented files (e.g. big5hkscs, gb18030; ASCII-compatible encodings only).
+    records_per_batch: documents per DocumentBatch (not `batch_size`, which Curator's engines read as tasks per call).
     rejects_path: where unreadable records go. counts_path: where per-task record counts go.
     """
 
     text_field: str = "text"
     id_field: str = "id"
     encoding: str = "utf-8"
-    batch_size: int = 5000
+    records_per_batch: int = 5000
     rejects_path: str | None = None
     counts_path: str | None = None
     name: str = "read"
@@ -188,10 +190,10 @@ class RecordReader(ProcessingStage[FileGroupTask, DocumentBatch]):
                          _partition_bytes(task.data[0], config))
         # A partition with nothing readable gives no batch at all: an empty part is never passed on.
         return [
-            DocumentBatch(dataset_name=task.dataset_name, data=records_frame(good[i : i + self.batch_size]),
+            DocumentBatch(dataset_name=task.dataset_name, data=records_frame(good[i : i + self.records_per_batch]),
                           _metadata={**task._metadata,
                                      "source_files": [*task._metadata.get("source_files", []), str(i)]})
-            for i in range(0, len(good), self.batch_size)
+            for i in range(0, len(good), self.records_per_batch)
         ]
 
 

@@ -208,7 +208,7 @@ class CurationWorkflow:
         return [
             InputPartitioner(self.input, split_bytes=self.split_bytes),
             RecordReader(text_field=self.text_field, id_field=self.id_field, encoding=self.encoding,
-                         batch_size=self.batch_size, rejects_path=self.paths["staged_rejects"],
+                         records_per_batch=self.batch_size, rejects_path=self.paths["staged_rejects"],
                          counts_path=self.paths["counts"]),
         ]
 

@@ -13,7 +13,7 @@ from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader, ex
 def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, **options):
     """Runs both reader stages directly; returns (documents, rejects, total records counted)."""
     rejects, counts = tmp_path / "rejects", tmp_path / "counts"
-    reader = RecordReader(batch_size=7, rejects_path=str(rejects), counts_path=str(counts), **options)
+    reader = RecordReader(records_per_batch=7, rejects_path=str(rejects), counts_path=str(counts), **options)
     docs = []
     for i, task in enumerate(InputPartitioner(paths, split_bytes=split_bytes).process(EmptyTask())):
         task.task_id = f"t{i}"
