@@ -20,7 +20,7 @@ from functools import cache
 from nemo_curator.stages.text.modifiers import DocumentModifier
 
 from canto_nemo.curator_stages.charclass import ranges
-from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.language_pack import LanguagePack, built_once, get_pack
 
 # Standard `re` throughout: the cleaner runs on every document, and `re` is several times faster than `regex`.
 _URL = re.compile(r"(?:(?:https?|ftp)://|www\.)[!-~]+?(?=[.,;:!?)\]}'\"]*(?:[^!-~]|$))", re.IGNORECASE)
@@ -86,7 +86,6 @@ class DictionaryAwareCleaner(DocumentModifier):
             "emoji": emoji == "remove", "repeated_punctuation": repeated_punctuation,
         }
         self._script = re.compile(f"[{ranges(self.pack.script_class)}]")
-        self._guard: _Guard | None = None
         self.rules = self._rules()
 
     def _rules(self) -> list[Rule]:
@@ -131,14 +130,10 @@ class DictionaryAwareCleaner(DocumentModifier):
         return "".join(p.strip() for p in params if self._script.search(p))
 
     def modify_document(self, text: str) -> str:
-        if self._guard is None:  # built on the worker, on first use: the lexicon is large
-            self._guard = _Guard(self.pack)
+        guard = built_once(self.pack, "cleaner_guard", lambda: _Guard(self.pack))  # on the worker: the lexicon is large
         for rule in self.rules:
-            text = rule.pattern.sub(lambda m, rule=rule, text=text: self._guard.edit(text, m, rule.replace(m)), text)
+            text = rule.pattern.sub(lambda m, rule=rule, text=text: guard.edit(text, m, rule.replace(m)), text)
         return text
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_guard": None}
 
 
 class _Guard:

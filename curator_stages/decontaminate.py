@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from nemo_curator.stages.text.filters import DocumentFilter
 
-from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
+from canto_nemo.curator_stages.language_pack import LanguagePack, built_once, get_pack
 from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 from canto_nemo.curator_stages.rejects import ScoreFilterWithRejects
 
@@ -83,9 +83,6 @@ class EvalOverlapFilter(DocumentFilter):
 
         expand_inputs(list(eval_sets))  # a missing path fails now, before any work
         self.eval_sets, self.pack, self.ngram, self.min_chars = list(eval_sets), pack, ngram, min_chars
-        self._index: dict[int, tuple[np.ndarray, np.ndarray]] | None = None
-        self._names: list[str] = []
-        self._not_script = None
         self._name = "decontaminate"
 
     def _normalise(self, texts: list[str]) -> list[str]:
@@ -96,35 +93,39 @@ class EvalOverlapFilter(DocumentFilter):
         from canto_nemo.curator_stages.charclass import ranges
 
         pack = get_pack(self.pack)
-        if self._not_script is None:
-            self._not_script = re.compile(f"[^{ranges(pack.script_class)}]+")
+        not_script = built_once(pack, "not_script", lambda: re.compile(f"[^{ranges(pack.script_class)}]+"))
         folded = normalise_for_shingles(texts, MinHashConfig(fold_variants=True, ignore_punctuation=False), pack)
-        return [self._not_script.sub("", t) for t in folded]
+        return [not_script.sub("", t) for t in folded]
 
-    def _build(self) -> None:
-        """Per length (ngram, and every shorter one that a whole evaluation text has): sorted keys and their set."""
+    def _index(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+        """The evaluation sets' names, and per length (ngram, and every shorter one that a whole evaluation text has)
+        sorted keys and their set; built on the worker, once per process."""
+        return built_once(get_pack(self.pack), "eval_index", self._build, tuple(self.eval_sets), self.ngram,
+                          self.min_chars)
+
+    def _build(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]]]:
         pairs = evaluation_texts(self.eval_sets)
-        self._names = sorted({name for name, _ in pairs})
-        set_of = {name: i for i, name in enumerate(self._names)}
+        names = sorted({name for name, _ in pairs})
+        set_of = {name: i for i, name in enumerate(names)}
         by_length: dict[int, list[tuple[np.ndarray, int]]] = {}
         for (name, _), text in zip(pairs, self._normalise([t for _, t in pairs]), strict=True):
             if len(text) >= self.ngram:
                 by_length.setdefault(self.ngram, []).append((_keys(_codes(text), self.ngram), set_of[name]))
             elif len(text) >= self.min_chars:
                 by_length.setdefault(len(text), []).append((_keys(_codes(text), len(text)), set_of[name]))
-        self._index = {}
+        index = {}
         for length, entries in by_length.items():
             keys = np.concatenate([k for k, _ in entries])
             sets = np.concatenate([np.full(len(k), s) for k, s in entries])
             order = np.argsort(keys, kind="stable")
-            self._index[length] = (keys[order], sets[order])
+            index[length] = (keys[order], sets[order])
+        return names, index
 
     def score_document(self, text: str) -> str:
-        if self._index is None:  # on the worker, on first use
-            self._build()
+        names, index = self._index()
         (normalised,) = self._normalise([text])
         codes = _codes(normalised)
-        for length, (keys, sets) in sorted(self._index.items(), reverse=True):
+        for length, (keys, sets) in sorted(index.items(), reverse=True):
             if length < self.ngram and len(codes) > 2 * length:
                 continue  # a short test sentence inside a long document is a common phrase, not a copy of the test
             found = _keys(codes, length)
@@ -134,7 +135,7 @@ class EvalOverlapFilter(DocumentFilter):
             hit = np.flatnonzero(keys[at] == found)
             if len(hit):
                 start = int(hit[0])
-                return f"{self._names[int(sets[at[start]])]}: {normalised[start : start + length]}"
+                return f"{names[int(sets[at[start]])]}: {normalised[start : start + length]}"
         return ""
 
     def keep_document(self, score: str) -> bool:
@@ -146,9 +147,6 @@ class EvalOverlapFilter(DocumentFilter):
     def reject_detail(self, score: str) -> str:
         evaluation_set, span = score.split(": ", 1)
         return f"shares {len(span)} characters with {evaluation_set}: {span} (folded)"
-
-    def __getstate__(self) -> dict:
-        return {**self.__dict__, "_index": None, "_not_script": None}  # rebuilt on the worker
 
 
 @dataclass
