@@ -83,3 +83,16 @@ def test_curate_drops_what_the_evaluation_sets_hold(shared_data, tmp_path):
     assert len(overlaps) == 20 and all("ud_hk/yue_hk-ud-test.conllu" in r["detail"] for r in overlaps)
     curated = [json.loads(line) for p in (tmp_path / "out" / "curated").glob("*.jsonl") for line in p.open()]
     assert [d["text"] for d in curated] == [rows[-1]["text"]]
+
+
+def test_the_index_is_built_once_per_process_not_per_copy_of_the_stage(eval_sets):
+    """Ray Data hands every task a fresh copy of its stage: the index must not be rebuilt for each (0.7 s a task for
+    the demo's evaluation sets)."""
+    import ray.cloudpickle
+
+    overlap = EvalOverlapFilter([str(eval_sets)], "cantonese")
+    copy = ray.cloudpickle.loads(ray.cloudpickle.dumps(overlap))
+    assert copy._index() is overlap._index()
+    assert copy.score_document("今日學咗好多嘢。" + QUESTION[5:30]).startswith("eval/arc.json: ")
+    other = EvalOverlapFilter([str(eval_sets)], "cantonese", ngram=20)
+    assert other._index() is not overlap._index()
