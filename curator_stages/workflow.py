@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from canto_nemo.curator_stages.minhash import MinHashConfig
-from canto_nemo.curator_stages.ray_env import PrivateRay, configure_ray
+from canto_nemo.curator_stages.ray_env import PrivateRay, configure_ray, one_ray_job
 
 EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
 SUCCESS = "_SUCCESS"
@@ -124,15 +124,18 @@ class CurationWorkflow:
         dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * self.fuzzy_dedup
         return ["read", *self.stages, *dedup]
 
-    def run(self) -> dict:
+    def run(self, ray: PrivateRay | None = None) -> dict:
+        """ray: a local Ray head the caller started already (the CLI starts one before the stages are built, so that
+        it comes up meanwhile: it takes 4-5 s here); by default the run starts its own, after checking its inputs."""
         from canto_nemo.curator_stages.readers import expand_inputs
 
         configure_ray(self.ray.address, self.verbose)  # says so if it comes too late (Ray imported before it)
         started = time.time()
-        files = expand_inputs(self.input)  # a missing input fails here, before Ray starts
+        files = expand_inputs(self.input)  # a missing input fails here, before the run's own Ray starts
         middle = self._middle()  # and a stage that is not one
         self._prepare_output()
-        with PrivateRay(self.ray.address, self.verbose) as ray:  # comes up while the run reads its inputs' sizes
+        # The head comes up while the run reads its inputs' sizes; both passes run in one Ray job (one_ray_job).
+        with ray or PrivateRay(self.ray.address, self.verbose) as ray, one_ray_job(self.executor == "ray_data"):
             return self._run_passes(files, middle, ray, started)
 
     def _run_passes(self, files: list, middle: list, ray: PrivateRay, started: float) -> dict:
