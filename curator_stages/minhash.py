@@ -20,11 +20,16 @@ import re
 import warnings
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from canto_nemo.curator_stages.language_pack import LanguagePack, get_pack
+
+# torch is imported where it is used: it takes a second, and the curation driver imports this module (for
+# MinHashConfig) before its Ray head has started.
+if TYPE_CHECKING:
+    import torch
 
 PRIME = (1 << 31) - 1
 _LOW31 = (1 << 31) - 1  # minhashes are the top 31 bits of a 64-bit word, so they fit int32
@@ -72,6 +77,7 @@ def normalise_for_shingles(texts: list[str], config: MinHashConfig, pack: Langua
 def shingles(texts: list[str], ngram: int) -> tuple[torch.Tensor, torch.Tensor]:
     """(hash of every character n-gram of every text, index of its text), all texts at once. A text shorter than n
     is padded to one shingle; repeated shingles stay (they cannot change a minimum)."""
+    import torch
     padded = [t + "\0" * (ngram - len(t)) if len(t) < ngram else t for t in texts]
     codes = torch.from_numpy(np.frombuffer("".join(padded).encode("utf-32-le"), dtype=np.uint32).astype(np.int64))
     lengths = torch.tensor([len(t) for t in padded])
@@ -88,6 +94,7 @@ def shingles(texts: list[str], ngram: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 @cache
 def _permutations(num_perm: int, seed: int, device: str) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
     # Any 64-bit words: drawn as Python integers (torch.randint cannot span all of int64), stored two's complement.
     rng = random.Random(seed)
     words = [rng.getrandbits(64) for _ in range(2 * num_perm)]
@@ -98,6 +105,7 @@ def _permutations(num_perm: int, seed: int, device: str) -> tuple[torch.Tensor, 
 def signatures(texts: list[str], config: MinHashConfig, device: str = "cpu", pack: LanguagePack | str | None = None
                ) -> torch.Tensor:
     """(len(texts), num_perm) int64 MinHash signatures; identical on CPU and CUDA."""
+    import torch
     if not texts:
         return torch.empty((0, config.num_perm), dtype=torch.int64)
     hashes, owner = shingles(normalise_for_shingles(texts, config, pack), config.ngram)
@@ -118,6 +126,7 @@ def signatures(texts: list[str], config: MinHashConfig, device: str = "cpu", pac
 
 def band_keys(signature: torch.Tensor, config: MinHashConfig) -> torch.Tensor:
     """(documents, bands) int64: one hash per band of `rows` minhashes."""
+    import torch
     bands = signature.reshape(len(signature), config.bands, config.rows)
     keys = torch.zeros(bands.shape[:2], dtype=torch.int64)
     for row in range(config.rows):
@@ -127,6 +136,7 @@ def band_keys(signature: torch.Tensor, config: MinHashConfig) -> torch.Tensor:
 
 def resolve_device(device: str) -> str:
     """auto: CUDA when torch sees a GPU, else CPU."""
+    import torch
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
