@@ -88,7 +88,7 @@ def run_ours(folder: str, out: str, fuse: bool, dedup: bool = True) -> dict:
 
     cfg = compose([f"input={folder}", f"output={out}", f"fuse={str(fuse).lower()}",
                    f"exact_dedup={str(dedup).lower()}", f"fuzzy_dedup={str(dedup).lower()}"])
-    stats = CurationWorkflow.from_config(cfg).run()
+    stats = CurationWorkflow.run_config(cfg)  # as `canto-nemo curate` runs it
     return {"documents_out": stats["documents_out"], "timings": stats["timings"]}
 
 

@@ -245,7 +245,6 @@ def call(command: str, usage: str, args: list[str], fn, *more):
 
 
 def curate(args: list[str]) -> int:
-    from canto_nemo.curator_stages.ray_env import PrivateRay, configure_ray
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
     if wants_help(args):
@@ -255,11 +254,7 @@ def curate(args: list[str]) -> int:
     missing = [k for k in ("input", "output") if OmegaConf.is_missing(cfg, k)]
     if missing:
         raise UsageError(f"missing {' and '.join(missing)}; e.g. input=posts.jsonl output=out/")
-    address, verbose = OmegaConf.select(cfg, "ray.address"), bool(OmegaConf.select(cfg, "verbose"))
-    configure_ray(address, verbose)
-    # Ray's head starts first and comes up while the stages are built (about 2 s of imports) and the inputs checked.
-    with PrivateRay(address, verbose) as ray:
-        stats = CurationWorkflow.from_config(cfg).run(ray)
+    stats = CurationWorkflow.run_config(cfg)
     from canto_nemo.demo import print_summary
 
     print_summary(stats, cfg.output)

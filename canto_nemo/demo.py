@@ -37,7 +37,7 @@ def run(output: str = "demo_out", steps: int = 300, overwrite: bool = True) -> i
     # Nothing the evaluation measures may train the model: pycantonese's CTCPC holds most of ud_hk's sentences.
     evaluation = [str(shared_data() / name) for name in ("ud_hk", "yue_benchmark") if (shared_data() / name).is_dir()]
     overrides = [f"input=[{','.join(sources)}]", f"output={output}", f"decontaminate=[{','.join(evaluation)}]"]
-    stats = CurationWorkflow.from_config(compose(overrides)).run()
+    stats = CurationWorkflow.run_config(compose(overrides))
     print_summary(stats, output)
     if not stats["reconciled"]:
         return 1

@@ -120,6 +120,17 @@ class CurationWorkflow:
         values["stages"] = {name: build(spec, f"stages.{name}") for name, spec in stages.items()}
         return cls(**values)
 
+    @classmethod
+    def run_config(cls, cfg) -> dict:
+        """What `canto-nemo curate` runs: `from_config(cfg).run()`, with the local Ray head started first, so that it
+        comes up (4-5 s here) while the stages are built and the inputs checked."""
+        from omegaconf import OmegaConf
+
+        address, verbose = OmegaConf.select(cfg, "ray.address"), bool(OmegaConf.select(cfg, "verbose"))
+        configure_ray(address, verbose)
+        with PrivateRay(address, verbose) as ray:
+            return cls.from_config(cfg).run(ray)
+
     def stage_names(self) -> list[str]:
         dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * self.fuzzy_dedup
         return ["read", *self.stages, *dedup]
