@@ -13,9 +13,9 @@ cannot be parsed at all: each is a reject of stage "read" with a reason and a de
 byte offset), holding the raw line whole and, where it parsed, the record's fields. Records before a corruption are
 kept. Each reader task records how many records it saw, so the workflow can prove that nothing was lost.
 
-Stage 1, `InputPartitioner`: the input paths -> one FileGroupTask per file (or per byte range of a large
-line-oriented file). Stage 2, `RecordReader`: a FileGroupTask -> DocumentBatches of at most `records_per_batch`
-documents.
+Stage 1, `InputPartitioner`: the input paths -> one PartitionTask (a FileGroupTask) per file (or per byte range of a
+large line-oriented file, or per record range of a packaged corpus). Stage 2, `RecordReader`: a FileGroupTask ->
+DocumentBatches of at most `records_per_batch` documents.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ import pandas as pd
 import pyarrow as pa
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.tasks import DocumentBatch, EmptyTask, FileGroupTask
+from nemo_curator.utils.hash_utils import get_deterministic_hash
 
 from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.language_pack import corpus_reader
@@ -127,6 +128,19 @@ def _byte_ranges(path: str, split_bytes: int) -> list[tuple[int, int, int]]:
 
 
 @dataclass
+class PartitionTask(FileGroupTask):
+    """One partition of one input: a file, or a range of one (`reader_config["start"]`).
+
+    NeMo Curator names a source stage's tasks by their content, which for a FileGroupTask is its file paths, so every
+    range of one file got the same task id; the read counts and rejects files named by it then overwrote each other
+    (a CTCPC of four ranges was counted as one: the run did not reconcile). The range's start is part of this id.
+    """
+
+    def get_deterministic_id(self) -> str:
+        return get_deterministic_hash([*sorted(self.data), str(self.reader_config.get("start", 0))])
+
+
+@dataclass
 class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
     """One task per input file, or per ~split_bytes range of a large uncompressed JSONL/text file."""
 
@@ -145,7 +159,7 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
 
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
         return [
-            FileGroupTask(dataset_name="curate", data=[path], reader_config=config,
+            PartitionTask(dataset_name="curate", data=[path], reader_config=config,
                           _metadata={"source_files": [f"{path}@{config['start']}"]})
             for path, config in partitions(list(self.paths), self.split_bytes)
         ]

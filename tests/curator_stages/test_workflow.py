@@ -169,3 +169,23 @@ def test_fused_stages_curate_exactly_what_separate_stages_do(curated_run):
         assert stats["timings"]["pass1_of_2_s"] > 0 and stats["timings"]["pass2_of_2_s"] > 0
     assert any("+" in name for name in fused["timings"]["stages_s"])  # the fused engine stage, by its parts
     assert not any("+" in name for name in unfused["timings"]["stages_s"])
+
+
+def test_a_file_read_in_ranges_is_counted_and_rejected_in_full(lihkg_posts, tmp_path):
+    """Each byte range of a file is a task of its own. NeMo Curator names a source stage's tasks by their files, so the
+    ranges of one file shared an id, and their read counts and rejects files (named by it) overwrote each other."""
+    records = [{"text": post} for post in lihkg_posts[:400]] + [{"text": "好"}] * 40  # short: rejected by length
+    path = tmp_path / "in.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    assert path.stat().st_size > 5 * 16384
+    done = subprocess.run(
+        [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={path}", f"output={tmp_path}/out",
+         "split_bytes=16384"],
+        capture_output=True, text=True, timeout=900,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    out = tmp_path / "out"
+    stats = json.loads((out / "stats.json").read_text())
+    curated, rejects = jsonl(out / "curated"), jsonl(out / "rejects")
+    assert stats["documents_in"] == len(records) == len(curated) + len(rejects) and stats["reconciled"]
+    assert sum(r["reason"] == "too_short" for r in rejects) >= 40
