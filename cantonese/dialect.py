@@ -37,6 +37,7 @@ from functools import cache
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from canto_nemo.curator_stages.charclass import ranges
 from canto_nemo.curator_stages.language_pack import DialectDetector, DialectResult
@@ -158,6 +159,9 @@ class NgramDialectModel(DialectDetector):
         """`cantonese_at` and `written_at`: one threshold per length band (len(LENGTH_BANDS) + 1), or one for all."""
         order = np.argsort(codes)
         self.codes, self.weights = codes[order], weights[order].astype(np.float64)
+        # A hash table over the codes: looking up a batch's n-grams in it takes a quarter of the time of a binary
+        # search over the sorted codes, which was a third of the judge's time.
+        self._index = pd.Index(self.codes)
         bands = len(LENGTH_BANDS) + 1
         self.bias = bias
         self.cantonese_at = np.broadcast_to(np.asarray(cantonese_at, dtype=np.float64), bands).copy()
@@ -199,8 +203,8 @@ class NgramDialectModel(DialectDetector):
     def _lookup(self, queries: np.ndarray) -> np.ndarray:
         if len(self.codes) == 0:
             return np.zeros(len(queries))
-        at = np.minimum(np.searchsorted(self.codes, queries), len(self.codes) - 1)
-        return np.where(self.codes[at] == queries, self.weights[at], 0.0)
+        at = self._index.get_indexer(queries)
+        return np.where(at >= 0, self.weights[at], 0.0)
 
     def segment_logits(self, codes: np.ndarray, position_segment: np.ndarray, n_segments: int) -> np.ndarray:
         """bias + the weights of every n-gram of each segment (before shrinking)."""
