@@ -28,10 +28,11 @@ from nemo_curator.tasks import DocumentBatch, Task
 class FusedStages(ProcessingStage[DocumentBatch, DocumentBatch]):
     stages: list[ProcessingStage] = field(default_factory=list)
     name: str = "fused"
-    # Tasks per engine call. Ray Data leaves a worker idle for about 0.2 s between two of its tasks here (py-spy: a
-    # fifth of pass 1's worker time, waiting for the next task); four of the reader's tasks per call pay that once.
-    # Wikipedia's pass 1: 37 s with one, 32 s with four or eight.
-    batch_size: int = 4
+    # One task per engine call, although Ray Data leaves a worker idle about 0.2 s between calls here (four per call
+    # made Wikipedia's pass 1 32 s instead of 37 s): given several tasks whose outputs differ in number (a file read
+    # into several batches, a batch left empty), NeMo Curator's adapter gives the outputs random ids, and the writers
+    # name their files from them, so a retried task would write a second file.
+    batch_size: int = 1
 
     def __post_init__(self) -> None:
         if not self.stages:

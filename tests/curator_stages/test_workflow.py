@@ -189,3 +189,24 @@ def test_a_file_read_in_ranges_is_counted_and_rejected_in_full(lihkg_posts, tmp_
     curated, rejects = jsonl(out / "curated"), jsonl(out / "rejects")
     assert stats["documents_in"] == len(records) == len(curated) + len(rejects) and stats["reconciled"]
     assert sum(r["reason"] == "too_short" for r in rejects) >= 40
+
+
+def test_pass_one_names_its_files_the_same_in_every_run(lihkg_posts, tmp_path):
+    """Files read into several batches each: the engine's task ids, and the file names made from them, must not be
+    random (a retried task would write a second file, read again by pass 2)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        rows = [{"text": post} for post in lihkg_posts[i * 60 : (i + 1) * 60]]
+        (folder / f"part{i}.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                               encoding="utf-8")
+    names = []
+    for run in ("a", "b"):
+        done = subprocess.run(
+            [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={folder}", f"output={tmp_path / run}",
+             "batch_size=20", "keep_work=true"],
+            capture_output=True, text=True, timeout=900,
+        )
+        assert done.returncode == 0, done.stderr[-4000:]
+        names.append(sorted(p.name for p in (tmp_path / run / "_work" / "filtered").iterdir()))
+    assert len(names[0]) >= 6 and names[0] == names[1]
