@@ -136,8 +136,9 @@ class CurationWorkflow:
         return ["read", *self.stages, *dedup]
 
     def run(self, ray: PrivateRay | None = None) -> dict:
-        """ray: a local Ray head the caller started already (the CLI starts one before the stages are built, so that
-        it comes up meanwhile: it takes 4-5 s here); by default the run starts its own, after checking its inputs."""
+        """ray: a local Ray head the caller started already (`run_config`, which the CLI calls, starts one before the
+        stages are built, so that it comes up meanwhile: it takes 4-5 s here); by default the run starts its own,
+        after checking its inputs."""
         from canto_nemo.curator_stages.readers import expand_inputs
 
         configure_ray(self.ray.address, self.verbose)  # says so if it comes too late (Ray imported before it)
