@@ -2,11 +2,12 @@
 corpus is held against, the segmenter used as a second signal, and the annotations of each entry.
 
 What the miner may use to rank (selection): the written side of ../shared/data/dialect_train (kaifangcidian's parallel
-sentences, DRCD, UD Chinese GSD and PUD, moztw), jieba's dictionary frequencies (written Chinese), and pycantonese's
-segmenter. What it must never use to rank: pycantonese's rime-cantonese lexicon, kaifangcidian's word list
-(`kfcd_words.tsv`) and `cmn2yue.dic`: those are the check of the benchmark. They are read here only to annotate the
-entries already chosen (Jyutping from pycantonese, which reads rime-cantonese; written-Chinese equivalents from the word
-lists), after the ranking is fixed.
+sentences, DRCD, UD Chinese GSD and PUD, moztw), jieba's dictionary frequencies (written Chinese), pycantonese's
+segmenter, and pycantonese's tagger (trained on HKCanCor alone: its proper nouns are not marked specific). What it must
+never use to rank: pycantonese's rime-cantonese lexicon, kaifangcidian's word list (`kfcd_words.tsv`) and
+`cmn2yue.dic`: those are the check of the benchmark. They are read here only to annotate the entries already chosen
+(Jyutping from pycantonese, which reads rime-cantonese; written-Chinese equivalents from the word lists), after the
+ranking is fixed.
 
 `specific_words(DIR)` is the vocabulary's Cantonese-specific words; `evidence_detector(DIR)` is the dialect judge
 with those words as extra evidence (`NgramDialectModel.with_evidence`: the judge is not retrained, each word's n-gram
@@ -64,7 +65,7 @@ class CantoneseVocabularyData:
     def annotate(self, words: Sequence[str], contexts: Sequence[Sequence[str]]) -> list[dict]:
         """Per word: Jyutping, part of speech (UD tag, from pycantonese's tagger on the word in its example sentences,
         the most common; alone where no sentence segments it as one word) and written-Chinese equivalents from the
-        dialect_train word lists. Annotation only: called on the entries already chosen."""
+        dialect_train word lists. Called on the entries already ranked; the miner declines a proper noun as a name."""
         import pycantonese
 
         equivalents = written_equivalents(self.data)

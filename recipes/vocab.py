@@ -18,10 +18,15 @@ Language-specificity: the log of the word's rate in the corpus over its rate in 
 and again over its rate in the pack's reference word frequencies (jieba's dictionary for Cantonese), each as the
 lower bound of an exact binomial interval (given the word's occurrences in both, the share in the corpus: Clopper and
 Pearson); the score is the smaller of the two, so a word is specific only when it is over-represented against both,
-and a rare word only as far as its counts can tell, including a word the references never write. `cantonese_specific`
-marks a score of at least `min_specificity`, except on a phrase around a word: an entry of 3+ characters made of a
-vocabulary word of 2+ characters and a specific entry (係日本, 位置喺), whose specificity is that entry's
-(`fragment_of`). The anchor, a raw frequency ratio with add-one smoothing, is written too.
+and a rare word only as far as its counts can tell, including a word the references never write. The corpus side
+counts the word's frequency times its dispersion (`dispersion`: the documents it occurs in over the documents it
+would occur in if its occurrences fell at random), so a word repeated through a few articles on one topic counts as
+less used. `cantonese_specific` marks a score of at least `min_specificity`, except what is `declined`: a phrase
+around a word ("phrase": an entry of 3+ characters made of a vocabulary word of 2+ characters and a specific entry,
+係日本, 位置喺, whose specificity is that entry's, `fragment_of`), a sequence the pack's segmenter cuts apart in most
+of its occurrences in the sample ("segmenter": 出咗, 呢條; `segmenter_splits`, the exact upper bound of the share it
+cuts as one word below one half), a name ("name": a proper noun by the pack's tagger, 旺角). The anchor, a raw
+frequency ratio with add-one smoothing, is written too.
 
 Scale: the corpus is read once into a spill file of code points under the output's staging folder; n-gram counts
 are made chunk by chunk (`chunk_chars`) with NumPy and merged, then pruned to `min_count`; candidates' neighbour
@@ -66,7 +71,9 @@ TSV_COLUMNS = (
     "score",
     "cantonese_specificity",
     "cantonese_specific",
+    "declined",
     "fragment_of",
+    "segmenter_splits",
     "jyutping",
     "pos",
     "written_equivalents",
@@ -74,6 +81,7 @@ TSV_COLUMNS = (
     "entropy",
     "segmented_share",
     "frequency_ratio",
+    "dispersion",
     "examples",
 )
 
@@ -209,6 +217,30 @@ def rate_ratio_bound(y: np.ndarray, n_y: float, z: np.ndarray, n_z: float) -> np
     p = beta.ppf(BOUND_LEVEL, y, z + 1)
     q = beta.isf(BOUND_LEVEL, z + 1, y)
     return np.log(p) - np.log(q) + math.log(n_z / n_y)
+
+
+def expected_documents(rate: np.ndarray, lengths: np.ndarray, batch: int = 1024) -> np.ndarray:
+    """How many documents (of the given lengths) a word of each rate would occur in if its occurrences fell at
+    random (Poisson): the sum over documents of 1 - exp(-rate x length), over the distinct lengths."""
+    distinct, how_many = np.unique(lengths, return_counts=True)
+    out = np.empty(len(rate), dtype=np.float64)
+    for first in range(0, len(rate), batch):
+        part = rate[first : first + batch, None]
+        out[first : first + batch] = (-np.expm1(-part * distinct[None, :])) @ how_many
+    return np.maximum(out, 1e-12)
+
+
+def splits_bound(joined: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """The upper bound (one-sided, BOUND_LEVEL, exact: Clopper and Pearson) of the share of a candidate's `seen`
+    occurrences in the segmenter's sample that the segmenter cuts as one word (`joined` of them). Below one half, the
+    segmenter splits the candidate more often than not, beyond what a small sample could show by chance."""
+    from scipy.stats import beta
+
+    joined = np.minimum(joined, seen).astype(np.float64)
+    seen = seen.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        upper = beta.ppf(1 - BOUND_LEVEL, joined + 1, seen - joined)
+    return np.where(joined >= seen, 1.0, upper)
 
 
 def substring_counts(words: list[str], texts: list[str], max_length: int) -> np.ndarray:
@@ -431,12 +463,16 @@ def _build(
     singles = counts[1]
     candidates[1] = (singles.keys, singles.counts, np.full(len(singles.keys), np.nan))
 
-    # Pass 2: neighbours of the candidates -> left and right branching entropy.
+    # Pass 2: neighbours of the candidates -> left and right branching entropy; the documents each occurs in.
     left_pairs = {n: KeyCounts() for n in candidates}
     right_pairs = {n: KeyCounts() for n in candidates}
-    for codes, _, _ in spill:
+    in_documents = {n: np.zeros(len(keys), dtype=np.int64) for n, (keys, _, _) in candidates.items()}
+    lengths = []  # script characters of each document
+    for codes, _, starts in spill:
         ids = table[codes]
         padded = np.r_[np.uint16(0), ids, np.uint16(0)]
+        doc_of = np.searchsorted(starts, np.arange(len(ids)), side="right") - 1
+        lengths.append(np.bincount(doc_of[ids != 0], minlength=len(starts)))
         for n, (keys, _, _) in candidates.items():
             key, valid = ngram_keys(ids, n)
             at = np.minimum(np.searchsorted(keys, key), max(len(keys) - 1, 0))
@@ -445,6 +481,9 @@ def _build(
             index = at[position].astype(np.uint64) << np.uint64(BITS)
             left_pairs[n].add(index | padded[position].astype(np.uint64))
             right_pairs[n].add(index | padded[position + n + 1].astype(np.uint64))
+            pairs = np.unique(at[position].astype(np.int64) * len(starts) + doc_of[position])
+            in_documents[n] += np.bincount(pairs // len(starts), minlength=len(keys))
+    lengths = np.concatenate(lengths)
     rows = []
     for n, (keys, freq, pmi) in candidates.items():
         entropies = []
@@ -466,6 +505,7 @@ def _build(
                     "key": key,
                     "length": n,
                     "sampled": int(sample[i]),
+                    "documents": int(in_documents[n][i]),
                 }
             )
     # A single character has no split to hold together and is one token for any segmenter: it ranks with the median
@@ -482,6 +522,12 @@ def _build(
         )
     rows.sort(key=lambda r: (-r["score"], r["word"]))
     rows = rows[:max_words]
+    joined_bound = splits_bound(
+        np.asarray([segmented[r["word"]] if r["length"] >= 2 else 0 for r in rows]),
+        np.asarray([r["sampled"] for r in rows]),
+    )
+    for row, bound_r in zip(rows, joined_bound, strict=True):
+        row["segmenter_splits"] = row["segmented_share"] is not None and bool(bound_r < 0.5)
     progress(f"vocab: {len(rows):,} words ranked")
     step("cohesion_and_entropy")
 
@@ -494,16 +540,25 @@ def _build(
     frequencies = language.reference_frequencies()
     in_dictionary = np.asarray([frequencies.get(w, 0) for w in folded], dtype=np.int64)
     n_dictionary = sum(frequencies.values())
-    y = np.asarray([r["frequency"] for r in rows], dtype=np.int64)
+    # The corpus side counts a word's use, not its bursts: its frequency times its dispersion (the share of the
+    # documents it would reach if its occurrences fell at random that it does reach), so a word repeated through a
+    # few articles on one topic (舞蹈員, 受試者, 閏年) counts as less used than one spread over many documents.
+    frequency = np.asarray([r["frequency"] for r in rows], dtype=np.float64)
+    reached = np.asarray([r["documents"] for r in rows], dtype=np.float64)
+    dispersion = np.minimum(reached / expected_documents(frequency / total, lengths), 1.0)
+    y = frequency * dispersion
     # The lower bound of the rate ratio: how much more often the corpus uses the word, as far as its counts can
     # tell. A z-score would grow with frequency alone and rank 我 and 你 (more frequent in speech than in written
     # prose) above 嘅 and 咗.
     bound = np.minimum(
         rate_ratio_bound(y, total, in_reference, n_reference), rate_ratio_bound(y, total, in_dictionary, n_dictionary)
     )
-    ratio = (y / total) / ((in_reference + 1) / n_reference + (in_dictionary + 1) / n_dictionary) * 2
-    for r, b, ratio_w, ref, dic in zip(rows, bound, ratio, in_reference, in_dictionary, strict=True):
+    ratio = (frequency / total) / ((in_reference + 1) / n_reference + (in_dictionary + 1) / n_dictionary) * 2
+    for r, b, ratio_w, ref, dic, spread in zip(
+        rows, bound, ratio, in_reference, in_dictionary, dispersion, strict=True
+    ):
         r["cantonese_specificity"] = round(float(b), 3)
+        r["dispersion"] = round(float(spread), 3)
         r["frequency_ratio"] = round(float(ratio_w), 3)
         r["written_counts"] = {"reference_texts": int(ref), "reference_dictionary": int(dic)}
     # A word of the vocabulary (2+ characters: it passed cohesion and freedom; a single character is an entry by
@@ -521,7 +576,6 @@ def _build(
             if len(w) >= 3 and len(word) >= 2 and word in vocabulary and part in specific
         ]
         r["fragment_of"] = glued[0][1] if glued else None
-        r["cantonese_specific"] = w in specific and not glued
     progress(
         f"vocab: specificity against {n_reference:,} characters of written Chinese and {len(frequencies):,} "
         "dictionary words"
@@ -533,6 +587,20 @@ def _build(
     progress("vocab: example sentences found; annotating")
     step("examples")
     annotations = language.annotate(words, [[e["text"] for e in found[i]] for i in range(len(rows))])
+    # Marked specific: a word of the language, not only a string the corpus uses more than written Chinese. Not a
+    # phrase around a word (above), not a sequence the segmenter cuts apart in most of its occurrences (a verb and
+    # its aspect marker, 出咗; a demonstrative and a classifier, 呢條: the word is the marker, which ranks on its
+    # own), not a name (a proper noun by the tagger: 旺角, 沙田 are specific to Hong Kong, not to its language).
+    for r, note in zip(rows, annotations, strict=True):
+        if r["fragment_of"]:
+            r["declined"] = "phrase"
+        elif r["segmenter_splits"]:
+            r["declined"] = "segmenter"
+        elif note["pos"] == "PROPN":
+            r["declined"] = "name"
+        else:
+            r["declined"] = None
+        r["cantonese_specific"] = r["word"] in specific and r["declined"] is None
     step("annotate")
     entries = []
     for rank, (r, note) in enumerate(zip(rows, annotations, strict=True), 1):
@@ -544,12 +612,16 @@ def _build(
                 "score": round(r["score"], 3),
                 "cantonese_specificity": r["cantonese_specificity"],
                 "cantonese_specific": r["cantonese_specific"],
+                "declined": r["declined"],
                 "fragment_of": r["fragment_of"],
+                "segmenter_splits": r["segmenter_splits"],
                 **note,
                 "pmi": None if r["pmi"] is None else round(r["pmi"], 3),
                 "entropy": round(r["entropy"], 3),
                 "segmented_share": None if r["segmented_share"] is None else round(r["segmented_share"], 3),
                 "frequency_ratio": r["frequency_ratio"],
+                "dispersion": r["dispersion"],
+                "documents": r["documents"],
                 "written_counts": r["written_counts"],
                 "examples": found[rank - 1],
             }

@@ -81,8 +81,19 @@ def test_entries_have_every_field(mined, wiki):
         assert e["frequency"] >= 5 and isinstance(e["written_equivalents"], list)
         assert 1 <= len(e["examples"]) <= 3
         assert all(e["word"] in x["text"] and x["id"] for x in e["examples"])
-    for e in entries:  # marked at 2.0, except a phrase around a word
-        assert e["cantonese_specific"] == (e["cantonese_specificity"] >= 2.0 and e["fragment_of"] is None)
+    for e in entries:  # marked at 2.0, except what is declined, and why
+        assert e["cantonese_specific"] == (e["cantonese_specificity"] >= 2.0 and e["declined"] is None)
+        why = (
+            "phrase"
+            if e["fragment_of"]
+            else "segmenter"
+            if e["segmenter_splits"]
+            else "name"
+            if e["pos"] == "PROPN"
+            else None
+        )
+        assert e["declined"] == why
+        assert 0 < e["dispersion"] <= 1 and 1 <= e["documents"] <= e["frequency"]
 
 
 def test_a_phrase_around_a_word_is_not_specific_while_a_compound_is(mined):
@@ -101,6 +112,43 @@ def test_a_phrase_around_a_word_is_not_specific_while_a_compound_is(mined):
         rests = {word[len(part) :] if word.startswith(part) else "", word[: -len(part)] if word.endswith(part) else ""}
         assert len(word) >= 3 and any(len(r) >= 2 and r in by_word for r in rests), word
         assert by_word[part]["cantonese_specificity"] >= 2.0 and not e["cantonese_specific"]
+
+
+def test_what_the_segmenter_splits_and_names_are_not_specific(mined):
+    entries = load_vocab(mined)
+    by_word = {e["word"]: e for e in entries}
+    # A verb and its aspect marker, a demonstrative and its classifier: the corpus uses them far more than written
+    # Chinese does, but the segmenter cuts them apart, and their specificity is the marker's.
+    split = [e for e in entries if e["declined"] == "segmenter" and e["cantonese_specificity"] >= 2.0]
+    assert split and all(e["segmented_share"] < 0.5 for e in split)
+    assert any(e["word"].endswith("咗") for e in split)
+    assert by_word["咗"]["cantonese_specific"]
+    names = [e for e in entries if e["declined"] == "name" and e["cantonese_specificity"] >= 2.0]
+    assert names and all(e["pos"] == "PROPN" and not e["cantonese_specific"] for e in names)
+    # The segmenter cuts 佢哋 and 同埋 as one word: they stay.
+    assert by_word["佢哋"]["segmented_share"] > 0.5 and not by_word["佢哋"]["segmenter_splits"]
+
+
+def test_a_word_repeated_in_few_documents_counts_as_less_used(tmp_path):
+    """Two made-up words as frequent as each other in the same texts, one spread over every document, the other
+    packed into a tenth of them: the same counts against written Chinese, but the second is a topic's word."""
+    rng = random.Random(3)
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    filler = ["我哋", "今日", "食飯", "天氣", "好熱", "飲茶"]
+    with (folder / "part.jsonl").open("w", encoding="utf-8") as f:
+        for n in range(1000):
+            words = rng.choices(filler, k=20) + ["𠀋𠀌"] + (["𠀍𠀎"] * 10 if n % 10 == 0 else [])
+            rng.shuffle(words)
+            f.write(json.dumps({"id": f"d{n}", "text": "".join(words) + "。"}, ensure_ascii=False) + "\n")
+    build(str(folder), str(tmp_path / "v"), segment_share=0.0, **QUIET)
+    by_word = {e["word"]: e for e in load_vocab(tmp_path / "v")}
+    spread, packed = by_word["𠀋𠀌"], by_word["𠀍𠀎"]
+    assert spread["frequency"] == packed["frequency"] == 1000
+    assert spread["written_counts"] == packed["written_counts"] == {"reference_texts": 0, "reference_dictionary": 0}
+    assert spread["documents"] == 1000 and packed["documents"] == 100
+    assert spread["dispersion"] > 0.95 and packed["dispersion"] < 0.2
+    assert spread["cantonese_specificity"] > packed["cantonese_specificity"] + 1.5
 
 
 def test_a_word_the_references_never_write_is_the_most_specific():
