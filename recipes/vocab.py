@@ -765,6 +765,7 @@ input{font-size:1.2em;width:30em;padding:.3em}
 const entries = JSON.parse(document.getElementById("data").textContent);
 const list = document.getElementById("list"), q = document.getElementById("q");
 const sp = document.getElementById("specific");
+const DECLINED = {phrase: "a phrase around a word", segmenter: "the segmenter splits it", name: "a name"};
 function el(tag, cls, text) {
   const e = document.createElement(tag); if (cls) e.className = cls; e.textContent = text; return e;
 }
@@ -778,6 +779,7 @@ function show() {
     const d = el("div", "entry", "");
     d.append(el("span", "word", e.word), el("span", "jp", e.jyutping || ""), el("span", "pos", e.pos || ""));
     if (e.cantonese_specific) d.append(el("span", "spec", "Cantonese-specific"));
+    else if (e.declined) d.append(el("span", "meta", " never marked: " + DECLINED[e.declined]));
     if (e.written_equivalents.length) d.append(el("div", "", "written: " + e.written_equivalents.join(", ")));
     d.append(el("div", "meta", "#" + e.rank + ", frequency " + e.frequency + ", specificity "
       + e.cantonese_specificity));
@@ -805,6 +807,7 @@ def _page(entries: list[dict], summary: dict) -> str:
                     "frequency",
                     "cantonese_specificity",
                     "cantonese_specific",
+                    "declined",
                     "written_equivalents",
                     "examples",
                 )

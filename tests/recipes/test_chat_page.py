@@ -10,7 +10,7 @@ import pytest
 
 from canto_nemo.recipes.serving.server import build_app, serving
 
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+CHROMIUM = Path("/usr/bin/chromium")  # the `browser` fixture (tests/conftest.py) drives it
 PROMPT = "我聽朝要submit個report，點寫好？"
 LABELS = {"粵語 Cantonese", "混合 mixed", "中性 neutral", "書面語 written Chinese", "其他 other"}
 
@@ -23,23 +23,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
 def servers(tiny_model):
     with serving(build_app(model=str(tiny_model))) as direct, serving(build_app(endpoint=direct)) as front:
         yield {"model": direct, "proxy": front}
-
-
-@pytest.fixture
-def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1100,900"):
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    yield driver
-    driver.quit()
 
 
 @pytest.mark.parametrize("mode", ["model", "proxy"])

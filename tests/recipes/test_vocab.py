@@ -192,6 +192,30 @@ def test_tsv_and_page_hold_the_same_entries(mined):
     assert sorted(p.name for p in mined.iterdir()) == sorted(FILES)  # nothing of the work left
 
 
+def test_a_person_searches_the_page(mined, browser):
+    """vocab.html in headless Chromium: a search narrows the list to the entries that hold it, the checkbox to the
+    marked ones, and an entry that can never be marked says why."""
+    from selenium.webdriver.common.by import By
+
+    entries = load_vocab(mined)
+    browser.get((mined / "vocab.html").as_uri())
+
+    def shown() -> list[str]:
+        return [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".entry .word")]
+
+    assert shown() == [e["word"] for e in entries[:200]]  # the first 200, in rank order
+    name = next(e for e in entries[:200] if e["declined"] == "name")
+    row = browser.find_elements(By.CSS_SELECTOR, ".entry")[name["rank"] - 1]
+    assert "never marked: a name" in row.text and name["jyutping"] in row.text
+    browser.find_element(By.ID, "q").send_keys("咗")
+    hits = [e for e in entries if "咗" in e["word"] or any("咗" in x["text"] for x in e["examples"])]
+    assert shown() == [e["word"] for e in hits[:200]]
+    assert f"{len(hits)} of {len(entries)} entries" in browser.find_element(By.ID, "n").text
+    browser.find_element(By.ID, "specific").click()
+    assert shown() == [e["word"] for e in hits if e["cantonese_specific"]][:200]
+    assert "咗" in shown()
+
+
 def test_same_corpus_same_files(generated, tmp_path):
     for name in ("a", "b"):
         build(str(generated), str(tmp_path / name), **QUIET)
