@@ -522,12 +522,12 @@ def _build(
         )
     rows.sort(key=lambda r: (-r["score"], r["word"]))
     rows = rows[:max_words]
+    # Never for a candidate the sample did not see (the bound is then 1), nor for a single character (never sampled).
     joined_bound = splits_bound(
-        np.asarray([segmented[r["word"]] if r["length"] >= 2 else 0 for r in rows]),
-        np.asarray([r["sampled"] for r in rows]),
+        np.asarray([segmented[r["word"]] for r in rows]), np.asarray([r["sampled"] for r in rows])
     )
     for row, bound_r in zip(rows, joined_bound, strict=True):
-        row["segmenter_splits"] = row["segmented_share"] is not None and bool(bound_r < 0.5)
+        row["segmenter_splits"] = bool(bound_r < 0.5)
     progress(f"vocab: {len(rows):,} words ranked")
     step("cohesion_and_entropy")
 
