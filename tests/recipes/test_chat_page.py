@@ -4,20 +4,12 @@ appears beside it. Screenshots are kept under pytest's tmp_path (their paths are
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from canto_nemo.recipes.serving.server import build_app, serving
 
-CHROMIUM = Path("/usr/bin/chromium")  # the `browser` fixture (tests/conftest.py) drives it
 PROMPT = "我聽朝要submit個report，點寫好？"
 LABELS = {"粵語 Cantonese", "混合 mixed", "中性 neutral", "書面語 written Chinese", "其他 other"}
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(),
-                                reason="needs Debian's Chromium at /usr/bin/chromium (and its driver): apt-get install "
-                                       "chromium chromium-driver fonts-noto-cjk, or run scripts/setup.sh as root")
-
 
 @pytest.fixture(scope="module")
 def servers(tiny_model):
