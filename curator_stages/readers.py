@@ -7,6 +7,11 @@ to the input it came from, and its 1-based line, or row for Parquet). Two column
 `source` and `line`, unless the record has fields of those names. Internal columns start with "_" (`KEY`, a unique
 "<source>:<line>" for the dedup steps) and are dropped before anything is written for the user.
 
+A `.json` file is JSON Lines (one record a line, as `datasets` writes it) unless its first character is `[`: then it
+is one JSON array of records (as many datasets ship it, and as `pandas.read_json` and `datasets` read it), each
+record with its 0-based index in the array as its `line` ("<source>:<index>" where it has no id). A `.json` file
+that is one JSON object over several lines (records under a key, SQuAD-style) is one reject naming its keys.
+
 Nothing unreadable stops a run or disappears: a line that is not valid in the file's encoding, bad or too deeply
 nested JSON, a record without a string text, empty text, NUL bytes, a compressed file that ends early, a file that
 cannot be parsed at all: each is a reject of stage "read" with a reason and a detail naming the file and line (or
@@ -78,12 +83,33 @@ def expand_inputs(inputs: list[str]) -> list[tuple[str, str]]:
     return found
 
 
+def json_shape(path: str) -> str:
+    """How a `.json` file holds its records: "json_array" (it starts with `[`), "json_document" (one JSON value over
+    several lines: its first line alone does not parse), else "jsonl". Only the start of the file is read."""
+    try:
+        with (gzip.open(path, "rb") if path.endswith(".gz") else open(path, "rb")) as f:
+            first = f.readline().removeprefix(b"\xef\xbb\xbf")
+    except (OSError, EOFError, zlib.error):
+        return "jsonl"  # the line reader reports what is wrong with the file, where it is
+    head = first.lstrip()
+    if head.startswith(b"["):
+        return "json_array"
+    if head.startswith(b"{"):
+        try:
+            json.loads(first)
+        except (ValueError, RecursionError):
+            return "json_document"
+    return "jsonl"
+
+
 def partitions(inputs: list[str], split_bytes: int | None = None) -> list[tuple[str, dict]]:
     """(path, reader config) for every file under the inputs, or every ~split_bytes range of a large uncompressed
     JSONL/text file, in a stable order; `read_partition` reads one."""
     parts = []
     for path, source in expand_inputs(list(inputs)):
         fmt = "corpus" if path == source and corpus_reader(path) is not None else file_format(path)
+        if fmt == "jsonl" and Path(path.removesuffix(".gz")).suffix.lower() == ".json":
+            fmt = json_shape(path)
         splittable = split_bytes and fmt in SPLITTABLE and not path.endswith(".gz")
         if fmt == "corpus":
             ranges = _record_ranges(sum(1 for _ in corpus_reader(path)()))
@@ -269,6 +295,8 @@ class Records:
                         yield self.document(source, n, {self.text_field: text}, key=f"{source}:{local_id}")
             elif fmt == "parquet":
                 yield from self._parquet(path, source)
+            elif fmt in ("json_array", "json_document"):
+                yield from self._json_file(path, config, fmt, source)
             else:
                 yield from self._lines(path, config, fmt, source)
         except (OSError, EOFError, zlib.error, pa.ArrowException, ValueError) as err:
@@ -280,14 +308,15 @@ class Records:
                                 f"{source}: {'compressed data ends early' if truncated else 'cannot be read'} {where} "
                                 f"({type(err).__name__}: {err}); the records before it are kept", raw="")
 
-    def document(self, source: str, line: int, fields: dict, key: str | None = None, raw: str | None = None) -> dict:
+    def document(self, source: str, line: int, fields: dict, key: str | None = None, raw: str | None = None,
+                 where: str | None = None) -> dict:
         """A good record, or a rejected one when its text is unusable."""
         key = key or f"{source}:{line}"
         text = fields.get(self.text_field)
-        where = f"{source} line {line}"
+        where = where or f"{source} line {line}"
         problem = None
         if text is None:
-            problem = ("missing_text", f"{where}: no {self.text_field!r} field")
+            problem = ("missing_text", f"{where}: no {self.text_field!r} field (fields: {_field_names(fields)})")
         elif not isinstance(text, str):
             problem = ("non_string_text", f"{where}: {self.text_field!r} is a {type(text).__name__}, not a string")
         elif "\x00" in text:
@@ -362,6 +391,59 @@ class Records:
                                  f"{source} line {n}: a JSON {type(obj).__name__}, not an object", raw=line)
         return self.document(source, n, obj, raw=line)
 
+    def _json_file(self, path: str, config: dict, fmt: str, source: str) -> Iterator[dict]:
+        """A whole-file JSON value: the records of an array, one by one, so that the elements before a corruption
+        are kept; or one reject for a file that is a single object."""
+        data = b"".join(_raw_lines(path, 0, -1)).decode(self.encoding).removeprefix("\ufeff")
+        if fmt == "json_document":
+            try:
+                value = json.loads(data)
+            except (ValueError, RecursionError):
+                yield from self._lines(path, {**config, "format": "jsonl"}, "jsonl", source)  # JSON Lines, bad line 1
+                return
+            lists = [k for k, v in value.items() if isinstance(v, list)] if isinstance(value, dict) else []
+            hint = (f"; the records may be the list under {', '.join(map(repr, lists))}: write them out as a JSON "
+                    "array or as JSON Lines" if lists else "")
+            kind = f"one JSON object with the keys {_field_names(value)}" if isinstance(value, dict) else \
+                f"one JSON {type(value).__name__}"
+            yield self.rejected(source, 1, "invalid_json", f"{source}: {kind}, not records{hint}", raw=data)
+            return
+        decoder = json.JSONDecoder()
+        pos = _skip_space(data, data.index("[") + 1)
+        index = 0
+        while pos < len(data) and data[pos] != "]":
+            self._line = index
+            where = f"{source} index {index}"
+            try:
+                value, end = decoder.raw_decode(data, pos)
+            except (json.JSONDecodeError, RecursionError) as err:
+                why = (f"{err.msg} at line {err.lineno} column {err.colno}" if isinstance(err, json.JSONDecodeError)
+                       else "nested too deeply to parse")
+                yield self.rejected(source, index, "invalid_json", f"{where}: {why}; the elements before it are "
+                                    "kept, the rest of the file is this reject's raw", raw=data[pos:])
+                return
+            raw = data[pos:end]
+            if isinstance(value, dict):
+                yield self.document(source, index, value, raw=raw, where=where)
+            else:
+                yield self.rejected(source, index, "invalid_json",
+                                    f"{where}: a JSON {type(value).__name__}, not an object", raw=raw)
+            index += 1
+            pos = _skip_space(data, end)
+            if pos < len(data) and data[pos] == ",":
+                pos = _skip_space(data, pos + 1)
+            elif pos < len(data) and data[pos] != "]":
+                yield self.rejected(source, index, "invalid_json", f"{source} index {index}: expected ',' or ']' "
+                                    "after the previous element; the rest of the file is this reject's raw",
+                                    raw=data[pos:])
+                return
+        if pos >= len(data):
+            yield self.rejected(source, index, "truncated_file", f"{source}: the JSON array ends early after index "
+                                f"{index - 1}; the elements before it are kept", raw="")
+        elif data[pos + 1 :].strip():
+            yield self.rejected(source, index, "invalid_json", f"{source}: data after the JSON array's closing ']' "
+                                "(JSON Lines? name the file .jsonl)", raw=data[pos + 1 :].strip())
+
     def _tsv_record(self, source: str, n: int, header: list[str], line: str) -> dict:
         column = self.text_field if self.text_field in header else "text_a" if "text_a" in header else None
         fields = line.split("\t")
@@ -392,6 +474,16 @@ class Records:
         for n, row in enumerate(table.to_pylist(), start=1):
             self._line = n + 1
             yield self.document(source, n, row)
+
+
+def _field_names(fields: dict) -> str:
+    return ", ".join(map(str, fields)) or "none"
+
+
+def _skip_space(data: str, pos: int) -> int:
+    while pos < len(data) and data[pos] in " \t\r\n":
+        pos += 1
+    return pos
 
 
 def _likely_encoding(raw: bytes) -> str | None:

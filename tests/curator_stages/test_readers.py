@@ -189,3 +189,52 @@ def test_a_packaged_corpus_is_read_in_record_ranges_with_the_same_documents(tmp_
     split = read_all(["pycantonese:hkcancor"], tmp_path / "split")
     assert whole[0]["id"].tolist() == split[0]["id"].tolist() and len(split[0]) == split[2] == whole[2] == 58
     assert whole[0]["text"].tolist() == split[0]["text"].tolist()
+
+
+def test_a_json_array_is_read_as_records_each_with_its_index_as_its_line(tmp_path):
+    """The shape many datasets ship (and pandas.read_json and datasets read): one JSON array, here pretty-printed with
+    a BOM; bad elements are `read` rejects naming the file and the index, the others are documents."""
+    records = [{"id": "q1", "text": "佢哋喺度食緊飯", "answer": "C"}, {"text": "我哋去飲茶"}, 7, {"title": "冇text"},
+               {"text": "好耐冇見", "tags": ["a"]}]
+    body = json.dumps(records, ensure_ascii=False, indent=2)
+    (tmp_path / "items.json").write_bytes("\ufeff".encode() + body.encode())
+    documents, rejected, counted = read_all([str(tmp_path / "items.json")], tmp_path / "out")
+    assert documents["id"].tolist() == ["q1", "items.json:1", "items.json:4"]
+    assert documents["line"].tolist() == [0, 1, 4] and documents["answer"].tolist()[0] == "C"
+    assert {r["line"]: r["reason"] for r in rejected} == {2: "invalid_json", 3: "missing_text"}
+    assert all(r["stage"] == "read" and f"items.json index {r['line']}" in r["detail"] for r in rejected)
+    assert "fields: title" in rejected[1]["detail"] and json.loads(rejected[1]["raw"]) == {"title": "冇text"}
+    assert counted == len(documents) + len(rejected) == 5
+
+
+def test_a_broken_json_array_keeps_the_elements_before_the_break(tmp_path):
+    (tmp_path / "cut.json").write_text('[{"text": "第一"}, {"text": "第二"}, {"text": "第三', encoding="utf-8")
+    (tmp_path / "bad.json").write_text('[{"text": "第一"}, {"text": "第二" oops}, {"text": "第三"}]', encoding="utf-8")
+    documents, rejected, counted = read_all([str(tmp_path / "cut.json"), str(tmp_path / "bad.json")], tmp_path / "o")
+    assert documents["text"].tolist() == ["第一", "第二", "第一"]
+    by_source = {r["source"]: r for r in rejected}
+    assert by_source["cut.json"]["line"] == 2 and "cut.json index 2" in by_source["cut.json"]["detail"]
+    assert by_source["bad.json"]["line"] == 1 and by_source["bad.json"]["raw"].endswith('{"text": "第三"}]')
+    assert counted == len(documents) + len(rejected) == 5
+
+
+def test_a_json_object_holding_records_under_a_key_is_one_reject_naming_its_keys(tmp_path):
+    squad = {"version": "1.1", "data": [{"text": "佢哋喺度食緊飯"}, {"text": "我哋去飲茶"}]}
+    (tmp_path / "pretty.json").write_text(json.dumps(squad, ensure_ascii=False, indent=2), encoding="utf-8")
+    (tmp_path / "one_line.json").write_text(json.dumps(squad, ensure_ascii=False) + "\n", encoding="utf-8")
+    documents, rejected, counted = read_all([str(tmp_path)], tmp_path / "out")
+    assert documents.empty and counted == len(rejected) == 2
+    pretty, one_line = sorted(rejected, key=lambda r: r["source"], reverse=True)
+    assert pretty["reason"] == "invalid_json" and "keys version, data" in pretty["detail"]
+    assert "the list under 'data'" in pretty["detail"] and json.loads(pretty["raw"]) == squad
+    assert one_line["reason"] == "missing_text" and "fields: version, data" in one_line["detail"]
+
+
+def test_json_lines_named_json_are_read_by_line_as_before(tmp_path):
+    """`datasets`' to_json writes JSON Lines under .json: still one record a line, a broken first line included."""
+    lines = ['{"text": "broken', '{"text": "佢哋喺度"}', "", '{"text": "我哋去飲茶", "n": 2}']
+    (tmp_path / "lines.json").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    documents, rejected, counted = read_all([str(tmp_path / "lines.json")], tmp_path / "out")
+    assert documents["id"].tolist() == ["lines.json:2", "lines.json:4"]
+    assert [(r["line"], r["reason"]) for r in rejected] == [(1, "invalid_json")]
+    assert counted == 3
