@@ -1,12 +1,16 @@
 """Decontamination: drop every document that shares a long run of characters with an evaluation set, so that what
 measures a model never trains it (the practice of GPT-3, Llama and NeMo Curator 0.x's task decontamination).
 
-Han text has no words to count, so the unit is the character: a document is contaminated when, reduced to the pack's
-script (Han characters, spelling variants folded by the pack), it holds any `ngram`-character run of an evaluation
-text, or is essentially a whole evaluation text of `min_chars` to `ngram - 1` characters (short sentences, common in
-Cantonese test sets: the document holds it and at most as many characters again; inside a long document such a
-sentence is a common phrase, 燃燒化石燃料, not a copy of the test). Both defaults were measured on Han text
-(benchmarks/decontamination.py): English practice's 13 words are far longer than 13 characters.
+Han text has no words to count, so the unit is the token: each character of the pack's script (spelling variants
+folded by the pack: Simplified and Traditional are one text) is one token, and each run of Latin letters and digits
+(Jyutping "tei1", an English word, "2019"; case and full width folded) is one token, as the 13-gram rule counts
+words; everything else (punctuation, spaces, emoji) is no token. A document is contaminated when it holds any
+`ngram`-token run of an evaluation text, or is essentially a whole evaluation text of `min_chars` to `ngram - 1`
+tokens (short sentences, common in Cantonese test sets: the document holds it and at most as many tokens again; inside
+a long document such a sentence is a common phrase, 燃燒化石燃料, not a copy of the test). Counting Latin runs is what
+finds a code-mixed sentence ("我都唔知你哋咩tei1唔tei1si2"), which has too few Han characters to match on those alone.
+Both defaults were measured (benchmarks/decontamination.py): English practice's 13 words are far longer than 13
+characters. The evaluation-set index is built with the same tokens.
 
 Evaluation sets come from configuration: files or folders in any format the readers take (a `.json` file may also be
 one JSON array of records); every string field of every record counts. They are read once per worker. A rejected
@@ -16,6 +20,8 @@ document's reason is `eval_overlap`, and its detail names the set and the matchi
 from __future__ import annotations
 
 import json
+import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +37,19 @@ MIN_CHARS = 6
 NOT_DATA = {"LICENSE", "LICENCE", "README", "COPYING", "NOTICE"}  # beside a data set, not part of it
 _P1, _B1 = (1 << 31) - 1, 1_000_003
 _P2, _B2 = (1 << 31) - 19, 999_983  # two 31-bit rolling hashes make one 62-bit key: no false matches in practice
+# A Latin run becomes one character of planes 15-16 (private use), so that a document's tokens stay one string and
+# its windows stay the vectorised code-point windows; a 17-bit hash of the run picks the character (two runs sharing
+# one can only matter when the twelve tokens around them match as well).
+_LATIN = re.compile(r"[A-Za-z0-9\uff10-\uff19\uff21-\uff3a\uff41-\uff5a]+")
+_PRIVATE = "\U000f0000-\U0010fffd"
+_PRIVATE_RE = re.compile(f"[{_PRIVATE}]")
+_LATIN_CODES = 0x10FFFD - 0xF0000 + 1
+_FULL_WIDTH = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B)]}
+
+
+def _latin_token(run: re.Match) -> str:
+    word = run.group().translate(_FULL_WIDTH).lower()
+    return chr(0xF0000 + zlib.crc32(word.encode()) % _LATIN_CODES)
 
 
 def evaluation_texts(paths: list[str]) -> list[tuple[str, str]]:
@@ -86,16 +105,24 @@ class EvalOverlapFilter(DocumentFilter):
         self._name = "decontaminate"
 
     def _normalise(self, texts: list[str]) -> list[str]:
-        """The pack's script characters only, variants folded: a run of Latin letters ("International", a sentence
-        of an English source text) is not what makes a Han-text corpus contaminated, and would match common words."""
-        import re
-
+        """Each text as its tokens, one character each: the pack's script characters with variants folded, and one
+        private-use character per Latin run (see `_latin_token`)."""
         from canto_nemo.curator_stages.charclass import ranges
 
         pack = get_pack(self.pack)
-        not_script = built_once(pack, "not_script", lambda: re.compile(f"[^{ranges(pack.script_class)}]+"))
+        not_token = built_once(pack, "not_token",
+                               lambda: re.compile(f"[^{ranges(pack.script_class)}{_PRIVATE}]+"))
         folded = normalise_for_shingles(texts, MinHashConfig(fold_variants=True, ignore_punctuation=False), pack)
-        return [not_script.sub("", t) for t in folded]
+        return [not_token.sub("", _LATIN.sub(_latin_token, _PRIVATE_RE.sub("", t))) for t in folded]
+
+    def _tokens(self, text: str) -> list[str]:
+        """The tokens of one text as text (a Latin run lower-cased): what a reject's detail shows."""
+        from canto_nemo.curator_stages.charclass import ranges
+
+        pack = get_pack(self.pack)
+        token = built_once(pack, "token", lambda: re.compile(f"[{ranges(pack.script_class)}]|{_LATIN.pattern}"))
+        (folded,) = normalise_for_shingles([text], MinHashConfig(fold_variants=True, ignore_punctuation=False), pack)
+        return [t.translate(_FULL_WIDTH).lower() for t in token.findall(_PRIVATE_RE.sub("", folded))]
 
     def _index(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]]]:
         """The evaluation sets' names, and per length (ngram, and every shorter one that a whole evaluation text has)
@@ -135,7 +162,8 @@ class EvalOverlapFilter(DocumentFilter):
             hit = np.flatnonzero(keys[at] == found)
             if len(hit):
                 start = int(hit[0])
-                return f"{names[int(sets[at[start]])]}: {normalised[start : start + length]}"
+                span = self._tokens(text)[start : start + length]
+                return f"{names[int(sets[at[start]])]}: {_joined(span)}"
         return ""
 
     def keep_document(self, score: str) -> bool:
@@ -146,7 +174,13 @@ class EvalOverlapFilter(DocumentFilter):
 
     def reject_detail(self, score: str) -> str:
         evaluation_set, span = score.split(": ", 1)
-        return f"shares {len(span)} characters with {evaluation_set}: {span} (folded)"
+        tokens = len(re.findall(r"[a-z0-9]+|[^ a-z0-9]", span))
+        return f"shares {tokens} tokens with {evaluation_set}: {span} (folded)"
+
+
+def _joined(tokens: list[str]) -> str:
+    """Tokens as text again: Han characters side by side, a space on each side of a Latin run."""
+    return re.sub(r" {2,}", " ", "".join(f" {t} " if t.isascii() else t for t in tokens)).strip()
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Decontamination finds planted overlaps with evaluation sets, in every format, and nothing in clean text."""
+"""Decontamination finds planted overlaps with evaluation sets, in every format and in mixed script, and nothing in
+clean text."""
 
 import json
 
@@ -10,6 +11,8 @@ from canto_nemo.curator_stages.decontaminate import Decontaminate, EvalOverlapFi
 
 QUESTION = "一個天文學家觀察到一個行星喺隕石碰撞後旋轉得更快，呢個旋轉增加最有可能嘅影響係乜嘢？"
 SHORT = "你食咗飯未呀"
+# Cantonese written with Jyutping and English between its Han characters: 11 Han characters, 17 tokens.
+MIXED = "我都唔知你哋咩tei1唔tei1si2，成日講嗰啲angle sum of triangle"
 
 
 @pytest.fixture
@@ -20,6 +23,7 @@ def eval_sets(tmp_path):
                                                 ensure_ascii=False, indent=2), encoding="utf-8")
     (folder / "ud.conllu").write_text(f"# sent_id = 1\n# text = {SHORT}\n1\t你\t_\t_\t_\t_\t0\troot\t_\t_\n\n",
                                       encoding="utf-8")
+    (folder / "mixed.jsonl").write_text(json.dumps({"text": MIXED}, ensure_ascii=False) + "\n", encoding="utf-8")
     (folder / "LICENSE.txt").write_text("Creative Commons Attribution International License\n")
     return folder
 
@@ -53,7 +57,7 @@ def test_the_stage_writes_eval_overlap_rejects(eval_sets, tmp_path):
     rejects = {r["id"]: r for p in (tmp_path / "rejects").glob("*.jsonl") for r in map(json.loads, p.open())}
     assert rejects["b"]["reason"] == rejects["c"]["reason"] == "eval_overlap"
     assert "eval/arc.json" in rejects["b"]["detail"] and "eval/ud.conllu" in rejects["c"]["detail"]
-    assert rejects["b"]["detail"].startswith("shares ") and "characters with eval/arc.json: " in rejects["b"]["detail"]
+    assert rejects["b"]["detail"].startswith("shares ") and "13 tokens with eval/arc.json: " in rejects["b"]["detail"]
 
 
 def test_no_sets_keeps_everything_and_a_missing_set_fails_at_once(tmp_path):
@@ -96,3 +100,24 @@ def test_the_index_is_built_once_per_process_not_per_copy_of_the_stage(eval_sets
     assert copy.score_document("今日學咗好多嘢。" + QUESTION[5:30]).startswith("eval/arc.json: ")
     other = EvalOverlapFilter([str(eval_sets)], "cantonese", ngram=20)
     assert other._index() is not overlap._index()
+
+
+def test_a_code_mixed_sentence_is_found_by_its_latin_runs_as_tokens(eval_sets):
+    """A Latin run (Jyutping, an English word, digits) is one token of the window, as a word is in the 13-gram rule:
+    the copy is found though it has fewer than 13 Han characters, in another case, width, spacing and script."""
+    overlap = EvalOverlapFilter([str(eval_sets)], "cantonese")
+    copy = "樓主講得啱。我都唔知你哋咩 TEI1 唔ｔｅｉ１si2！成日講嗰啲 Angle-Sum of ……"
+    assert overlap.score_document(copy) == "eval/mixed.jsonl: 我都唔知你哋咩 tei1 唔 tei1si2 成日讲"
+    assert overlap.reject_detail(overlap.score_document(copy)).startswith("shares 13 tokens with eval/mixed.jsonl")
+    # 11 tokens of it are not 13, and other words in the same places are another sentence.
+    assert overlap.score_document("我都唔知你哋咩tei1唔tei1si2成") == ""
+    assert overlap.score_document("我都唔知你哋咩 tei2 唔 tei2si3 成日講嗰啲 angle sum of") == ""
+
+
+def test_han_only_text_is_tokenised_as_before(eval_sets):
+    """Text without Latin runs has one token per Han character, so its windows are the windows it always had."""
+    overlap = EvalOverlapFilter([str(eval_sets)], "cantonese")
+    assert overlap._normalise(["一個天文學家，觀察到！"]) == ["一个天文学家观察到"]
+    (mixed,) = overlap._normalise(["佢哋 Friend 好friend，2019年"])
+    assert len(mixed) == 7 and mixed[:2] == "佢哋" and mixed[2] == mixed[4] != mixed[5] and mixed[3::3] == "好年"
+    assert overlap._tokens("佢哋 Friend 好friend，2019年") == ["佢", "哋", "friend", "好", "friend", "2019", "年"]
