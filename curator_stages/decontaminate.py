@@ -8,7 +8,9 @@ words; everything else (punctuation, spaces, emoji) is no token. A document is c
 `ngram`-token run of an evaluation text, or is essentially a whole evaluation text of `min_chars` to `ngram - 1`
 tokens (short sentences, common in Cantonese test sets: the document holds it and at most as many tokens again; inside
 a long document such a sentence is a common phrase, 燃燒化石燃料, not a copy of the test). Counting Latin runs is what
-finds a code-mixed sentence ("我都唔知你哋咩tei1唔tei1si2"), which has too few Han characters to match on those alone.
+finds a code-mixed sentence ("我都唔知你哋咩tei1唔tei1si2"), which has too few Han characters to match on those alone;
+a short one whose tokens hold `ngram` characters or more, Latin letters counted, is matched inside a document of any
+length ("用angle-sum-of-triangle嘅咩": 7 tokens, 21 characters).
 Both defaults were measured (benchmarks/decontamination.py): English practice's 13 words are far longer than 13
 characters. The evaluation-set index is built with the same tokens.
 
@@ -23,6 +25,7 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +38,6 @@ from canto_nemo.curator_stages.rejects import ScoreFilterWithRejects
 NGRAM = 13
 MIN_CHARS = 6
 NOT_DATA = {"LICENSE", "LICENCE", "README", "COPYING", "NOTICE"}  # beside a data set, not part of it
-_P1, _B1 = (1 << 31) - 1, 1_000_003
-_P2, _B2 = (1 << 31) - 19, 999_983  # two 31-bit rolling hashes make one 62-bit key: no false matches in practice
 # A Latin run becomes one character of planes 15-16 (private use), so that a document's tokens stay one string and
 # its windows stay the vectorised code-point windows; a 17-bit hash of the run picks the character (two runs sharing
 # one can only matter when the twelve tokens around them match as well).
@@ -48,8 +49,12 @@ _FULL_WIDTH = {c: c - 0xFEE0 for c in [*range(0xFF10, 0xFF1A), *range(0xFF21, 0x
 
 
 def _latin_token(run: re.Match) -> str:
-    word = run.group().translate(_FULL_WIDTH).lower()
-    return chr(0xF0000 + zlib.crc32(word.encode()) % _LATIN_CODES)
+    return _latin_char(run.group())
+
+
+@lru_cache(maxsize=1 << 16)
+def _latin_char(run: str) -> str:
+    return chr(0xF0000 + zlib.crc32(run.translate(_FULL_WIDTH).lower().encode()) % _LATIN_CODES)
 
 
 def evaluation_texts(paths: list[str]) -> list[tuple[str, str]]:
@@ -73,20 +78,28 @@ def evaluation_texts(paths: list[str]) -> list[tuple[str, str]]:
 
 
 def _keys(codes: np.ndarray, n: int) -> np.ndarray:
-    """The 62-bit key of every n-character window of `codes` (code points, int64)."""
+    """The 64-bit key of every n-token window of `codes` (code points, uint64): the sum of each position's code times
+    that position's random odd multiplier, modulo 2**64 (numpy's wrapping arithmetic, no division: half the time of
+    two modular rolling hashes, which paid for the extra tokens of Latin runs)."""
     windows = len(codes) - n + 1
     if windows <= 0:
-        return np.empty(0, dtype=np.int64)
-    h1 = np.zeros(windows, dtype=np.int64)
-    h2 = np.zeros(windows, dtype=np.int64)
-    for k in range(n):
-        h1 = (h1 * _B1 + codes[k : k + windows]) % _P1
-        h2 = (h2 * _B2 + codes[k : k + windows]) % _P2
-    return (h1 << 31) | h2
+        return np.empty(0, dtype=np.uint64)
+    multipliers = _multipliers(n)
+    keys = codes[:windows] * multipliers[0]
+    for k in range(1, n):
+        keys += codes[k : k + windows] * multipliers[k]
+    return keys
+
+
+@lru_cache
+def _multipliers(n: int) -> np.ndarray:
+    # Fixed, so that every worker's keys agree. Two windows that differ share a key with a chance of about 2**-40 or
+    # less (their codes differ by under 2**21): no false match in practice among millions of windows.
+    return np.random.default_rng(13).integers(0, 2**63, size=n, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
 
 def _codes(text: str) -> np.ndarray:
-    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+    return np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
 
 
 class EvalOverlapFilter(DocumentFilter):
@@ -124,32 +137,43 @@ class EvalOverlapFilter(DocumentFilter):
         (folded,) = normalise_for_shingles([text], MinHashConfig(fold_variants=True, ignore_punctuation=False), pack)
         return [t.translate(_FULL_WIDTH).lower() for t in token.findall(_PRIVATE_RE.sub("", folded))]
 
-    def _index(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]]]:
-        """The evaluation sets' names, and per length (ngram, and every shorter one that a whole evaluation text has)
-        sorted keys and their set; built on the worker, once per process."""
-        return built_once(get_pack(self.pack), "eval_index", self._build, tuple(self.eval_sets), self.ngram,
+    def _index(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]], dict[str, list[tuple]]]:
+        """The evaluation sets' names; per length (ngram, and every shorter one that a whole evaluation text has)
+        sorted keys and their set; and the short code-mixed texts matched anywhere (see `_build`), by each of their
+        Latin tokens. Built on the worker, once per process."""
+        return built_once(get_pack(self.pack), "eval_token_index", self._build, tuple(self.eval_sets), self.ngram,
                           self.min_chars)
 
-    def _build(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]]]:
+    def _build(self) -> tuple[list[str], dict[int, tuple[np.ndarray, np.ndarray]], dict[str, list[tuple]]]:
         pairs = evaluation_texts(self.eval_sets)
         names = sorted({name for name, _ in pairs})
         set_of = {name: i for i, name in enumerate(names)}
         by_length: dict[int, list[tuple[np.ndarray, int]]] = {}
-        for (name, _), text in zip(pairs, self._normalise([t for _, t in pairs]), strict=True):
+        anywhere: dict[str, list[tuple[str, int, str]]] = {}
+        for (name, original), text in zip(pairs, self._normalise([t for _, t in pairs]), strict=True):
             if len(text) >= self.ngram:
                 by_length.setdefault(self.ngram, []).append((_keys(_codes(text), self.ngram), set_of[name]))
             elif len(text) >= self.min_chars:
                 by_length.setdefault(len(text), []).append((_keys(_codes(text), len(text)), set_of[name]))
+                latin = set(_PRIVATE_RE.findall(text))
+                tokens = self._tokens(original) if latin else []
+                # Fewer than ngram tokens but ngram characters or more, Latin letters counted one each: a sentence
+                # with English or Jyutping words in it ("用angle-sum-of-triangle嘅咩") is no common phrase, so its
+                # copy counts inside a document of any length. Han-only text never qualifies: its tokens are its
+                # characters.
+                if sum(map(len, tokens)) >= self.ngram:
+                    for char in latin:
+                        anywhere.setdefault(char, []).append((text, set_of[name], _joined(tokens)))
         index = {}
         for length, entries in by_length.items():
             keys = np.concatenate([k for k, _ in entries])
             sets = np.concatenate([np.full(len(k), s) for k, s in entries])
             order = np.argsort(keys, kind="stable")
             index[length] = (keys[order], sets[order])
-        return names, index
+        return names, index, anywhere
 
     def score_document(self, text: str) -> str:
-        names, index = self._index()
+        names, index, anywhere = self._index()
         (normalised,) = self._normalise([text])
         codes = _codes(normalised)
         for length, (keys, sets) in sorted(index.items(), reverse=True):
@@ -164,6 +188,11 @@ class EvalOverlapFilter(DocumentFilter):
                 start = int(hit[0])
                 span = self._tokens(text)[start : start + length]
                 return f"{names[int(sets[at[start]])]}: {_joined(span)}"
+        if anywhere:
+            for char in set(_PRIVATE_RE.findall(normalised)) & anywhere.keys():
+                for short, evaluation_set, shown in anywhere[char]:
+                    if short in normalised:
+                        return f"{names[evaluation_set]}: {shown}"
         return ""
 
     def keep_document(self, score: str) -> bool:

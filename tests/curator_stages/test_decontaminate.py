@@ -13,6 +13,7 @@ QUESTION = "一個天文學家觀察到一個行星喺隕石碰撞後旋轉得�
 SHORT = "你食咗飯未呀"
 # Cantonese written with Jyutping and English between its Han characters: 11 Han characters, 17 tokens.
 MIXED = "我都唔知你哋咩tei1唔tei1si2，成日講嗰啲angle sum of triangle"
+SHORT_MIXED = "用angle-sum-of-triangle嘅咩？"  # 7 tokens, 21 characters
 
 
 @pytest.fixture
@@ -23,7 +24,8 @@ def eval_sets(tmp_path):
                                                 ensure_ascii=False, indent=2), encoding="utf-8")
     (folder / "ud.conllu").write_text(f"# sent_id = 1\n# text = {SHORT}\n1\t你\t_\t_\t_\t_\t0\troot\t_\t_\n\n",
                                       encoding="utf-8")
-    (folder / "mixed.jsonl").write_text(json.dumps({"text": MIXED}, ensure_ascii=False) + "\n", encoding="utf-8")
+    (folder / "mixed.jsonl").write_text("".join(json.dumps({"text": t}, ensure_ascii=False) + "\n"
+                                                for t in (MIXED, SHORT_MIXED)), encoding="utf-8")
     (folder / "LICENSE.txt").write_text("Creative Commons Attribution International License\n")
     return folder
 
@@ -121,3 +123,13 @@ def test_han_only_text_is_tokenised_as_before(eval_sets):
     (mixed,) = overlap._normalise(["佢哋 Friend 好friend，2019年"])
     assert len(mixed) == 7 and mixed[:2] == "佢哋" and mixed[2] == mixed[4] != mixed[5] and mixed[3::3] == "好年"
     assert overlap._tokens("佢哋 Friend 好friend，2019年") == ["佢", "哋", "friend", "好", "friend", "2019", "年"]
+
+
+def test_a_short_code_mixed_sentence_counts_inside_a_long_document(eval_sets):
+    """Under 13 tokens but 13 characters or more with its Latin letters: no common phrase, so found anywhere; a short
+    Han-only sentence still counts only as (nearly) the whole document."""
+    overlap = EvalOverlapFilter([str(eval_sets)], "cantonese")
+    long_post = "我哋今日去咗飲茶，" * 3 + "老師問：用 Angle-sum-of-triangle 嘅咩？" + "跟住去咗行街買嘢，" * 3
+    assert overlap.score_document(long_post) == "eval/mixed.jsonl: 用 angle sum of triangle 嘅咩"
+    assert overlap.score_document("我哋今日去咗飲茶，" * 3 + "用angle-sum-of-square嘅咩") == ""
+    assert overlap.score_document("我哋今日去咗飲茶，" * 3 + SHORT) == ""
