@@ -102,12 +102,12 @@ def quality(texts: list[str], ngram: int, threshold: float) -> tuple[float, floa
 
 
 def ours(texts: list[str], device: str = "cpu") -> int:
-    from canto_nemo.curator_stages.fuzzy_dedup import _candidate_pairs
+    from canto_nemo.curator_stages.lsh import candidate_pairs
     from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 
     config = MinHashConfig()
     signature = signatures(texts, config, device, "cantonese")
-    return len(_candidate_pairs(band_keys(signature, config).numpy()))
+    return len(candidate_pairs(band_keys(signature, config).numpy()))
 
 
 def token_sets(texts: list[str]) -> list[list[str]]:
@@ -168,7 +168,7 @@ def scale_child(n: int) -> None:
     import numpy as np
     import torch
 
-    from canto_nemo.curator_stages.fuzzy_dedup import _candidate_pairs
+    from canto_nemo.curator_stages.lsh import candidate_pairs
     from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 
     config = MinHashConfig()
@@ -178,7 +178,7 @@ def scale_child(n: int) -> None:
         signature = signatures(texts[i : i + 50_000], config, pack="cantonese")
         keys.append(band_keys(signature, config).numpy())
         sigs.append(signature.to(torch.int32))  # minhashes are < 2^31
-    pairs = _candidate_pairs(np.concatenate(keys))  # then the whole corpus's candidates, verified
+    pairs = candidate_pairs(np.concatenate(keys))  # then the whole corpus's candidates, verified
     signature = torch.cat(sigs)
     similar = (signature[pairs[:, 0]] == signature[pairs[:, 1]]).float().mean(dim=1) >= config.threshold
     seconds = time.perf_counter() - start

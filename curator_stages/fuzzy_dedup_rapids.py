@@ -33,8 +33,8 @@ import torch
 from loguru import logger
 
 from canto_nemo.curator_stages.columns import KEY
-from canto_nemo.curator_stages.fuzzy_dedup import clusters, empty_duplicates, star_pairs
 from canto_nemo.curator_stages.language_pack import LanguagePack
+from canto_nemo.curator_stages.lsh import clusters, empty_duplicates, star_pairs
 from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
 BACKENDS = ("torch", "nemo_curator")

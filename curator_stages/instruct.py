@@ -33,7 +33,7 @@ from nemo_curator.stages.synthetic.nemotron_cc.base import BaseSyntheticStage
 from nemo_curator.stages.text.filters import DocumentFilter
 from nemo_curator.tasks import DocumentBatch
 
-from canto_nemo.curator_stages.fuzzy_dedup import _candidate_pairs, clusters
+from canto_nemo.curator_stages.lsh import candidate_pairs, clusters
 from canto_nemo.curator_stages.minhash import MinHashConfig, band_keys, signatures
 from canto_nemo.curator_stages.rejects import write_rejects
 
@@ -276,7 +276,7 @@ class NearDuplicateFilter(_RejectingStage):
         order = np.argsort(df[self.id_field].astype(str).to_numpy(), kind="stable")
         ids = df[self.id_field].astype(str).to_numpy()[order]
         signature = signatures(df[self.text_field].iloc[order].tolist(), self.config, "cpu", self.pack)
-        pairs = _candidate_pairs(band_keys(signature, self.config).numpy())
+        pairs = candidate_pairs(band_keys(signature, self.config).numpy())
         if len(pairs) == 0:
             return self._split(batch, df, {})
         involved = np.unique(pairs)
