@@ -99,12 +99,13 @@ def _cpu_current_device():
 
 
 @contextlib.contextmanager
-def _single_process_group():
-    """A world-size-1 gloo group and Megatron's model-parallel state, torn down again on exit."""
+def _single_process_group(backend: str = "gloo"):
+    """A world-size-1 process group (gloo on CPU; NCCL for CUDA tensors) and Megatron's model-parallel state, torn
+    down again on exit."""
     if torch.distributed.is_initialized():
         raise RuntimeError("smoke_train needs its own process group; one is already initialized")
     torch.distributed.init_process_group(
-        backend="gloo", init_method=f"tcp://127.0.0.1:{_free_port()}", world_size=1, rank=0
+        backend=backend, init_method=f"tcp://127.0.0.1:{_free_port()}", world_size=1, rank=0
     )
     try:
         parallel_state.initialize_model_parallel(1, 1)
@@ -131,21 +132,26 @@ def _build_datasets(
     return train, valid
 
 
-def _build_model(vocab_size, seq_length, num_layers, hidden_size, num_attention_heads) -> GPTModel:
+def _build_model(vocab_size, seq_length, num_layers, hidden_size, num_attention_heads, *,
+                 ffn_hidden_size: int | None = None, num_query_groups: int | None = None,
+                 dtype: torch.dtype = torch.float32, on_cpu: bool = True) -> GPTModel:
     """A Llama-shaped GPT (RMSNorm, SwiGLU, RoPE, no biases, tied embeddings), so that NeMo's own Llama export
-    transforms apply to it (`export_hf`)."""
+    transforms apply to it (`export_hf`). The defaults are the CPU smoke run's; the GPU check
+    (`benchmarks/gpu_check.py`) builds the 1B recipe's shape in bf16 on CUDA with the same function."""
     config = TransformerConfig(
         num_layers=num_layers,
         hidden_size=hidden_size,
         num_attention_heads=num_attention_heads,
-        ffn_hidden_size=4 * hidden_size,
+        num_query_groups=num_query_groups,
+        ffn_hidden_size=ffn_hidden_size or 4 * hidden_size,
         normalization="RMSNorm",
         gated_linear_unit=True,
         activation_func=torch.nn.functional.silu,
         add_bias_linear=False,
-        use_cpu_initialization=True,
-        params_dtype=torch.float32,
-        pipeline_dtype=torch.float32,
+        use_cpu_initialization=on_cpu,
+        params_dtype=dtype,
+        pipeline_dtype=dtype,
+        bf16=dtype == torch.bfloat16,
         hidden_dropout=0.0,
         attention_dropout=0.0,
         bias_activation_fusion=False,
@@ -213,9 +219,11 @@ def export_hf(model: GPTModel, tokenizer_dir: str, output: Path) -> Path:
     target.tie_weights()
     output.mkdir(parents=True, exist_ok=True)
     target.save_pretrained(output)
-    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "canto_tokenizer.json"):
-        if (Path(tokenizer_dir) / name).is_file():
-            shutil.copy(Path(tokenizer_dir) / name, output / name)
+    # save_pretrained writes every file of the tokenizer, the chat template too (transformers keeps it in a file of
+    # its own, chat_template.jinja: a list of names to copy missed it, and chat requests then found no template).
+    tokenizer.save_pretrained(output)
+    if (Path(tokenizer_dir) / "canto_tokenizer.json").is_file():
+        shutil.copy(Path(tokenizer_dir) / "canto_tokenizer.json", output / "canto_tokenizer.json")
     return output
 
 
