@@ -271,6 +271,11 @@ def _summarise(target: dict, raw: dict, samples_dir: Path) -> dict:
                                        ensure_ascii=False, default=str) + "\n")
             if raw["configs"][name].get("output_type") == "generate_until":
                 entry["fidelity"] = _fidelity(samples)
+            if all("unparseable" in s for s in samples):
+                # Answers no extraction rule could read: scored wrong, and shown apart so a reader can tell "wrong"
+                # from "unreadable".
+                count = int(sum(s["unparseable"] for s in samples))
+                entry["unparseable"] = {"count": count, "share": count / len(samples)}
         tasks[name] = entry
     info = {k: v for k, v in target.items() if k != "name" and v is not None}
     return {"target": info, "tasks": tasks, "groups": sorted(raw.get("group_subtasks", {}))}

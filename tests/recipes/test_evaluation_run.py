@@ -49,6 +49,11 @@ def test_two_models_side_by_side(tiny_model, second_model, tmp_path, shared_data
         assert set(fidelity["examples"]) == set(fidelity["labels"])
         samples = (out / "samples" / name / "yue_gsm8k.jsonl").read_text(encoding="utf-8").splitlines()
         assert len(samples) == 3 and "response" in json.loads(samples[0])
+        # Unreadable answers are counted apart from wrong ones, per model and task, from the samples themselves.
+        unreadable = sum(json.loads(line)["unparseable"] for line in samples)
+        assert tasks["yue_gsm8k"]["unparseable"] == {"count": unreadable, "share": unreadable / 3}
+        assert tasks["yue_gsm8k"]["metrics"]["unparseable,none"] == pytest.approx(unreadable / 3)
+        assert "unparseable" not in tasks["yue_arc_c"]  # scored by log-likelihood: nothing to read
     # Same prompts for both models; different models, different likelihoods.
     a, b = (results["models"][m]["tasks"] for m in ("model", "other"))
     assert a["yue_arc_c"]["prompt_hash"] == b["yue_arc_c"]["prompt_hash"]

@@ -81,9 +81,12 @@ def arc_gen_prompt(doc: dict) -> str:
 
 
 def process_arc_gen(doc: dict, results: list[str]) -> dict[str, float]:
+    """exact_match on the option letter read out of the response (scoring.read_choice), unparseable (1.0 when no rule
+    reads one: scored wrong, and counted apart), and the fidelity metrics."""
     response = results[0]
-    picked = scoring.extract_choice(response, arc_options(doc))
-    return {"exact_match": float(picked == arc_answer(doc)), **fidelity(response)}
+    picked = scoring.read_choice(response, arc_options(doc), doc["question"]).answer
+    return {"exact_match": float(picked is not None and picked == arc_answer(doc)),
+            "unparseable": float(picked is None), **fidelity(response)}
 
 
 # GSM8K: the solutions end with `####18`.
@@ -93,10 +96,12 @@ def gsm8k_prompt(doc: dict) -> str:
 
 
 def process_gsm8k(doc: dict, results: list[str]) -> dict[str, float]:
+    """exact_match on the number read out of the response (scoring.read_number), unparseable (1.0 when no rule reads
+    one), and the fidelity metrics."""
     response = results[0]
-    answer = scoring.extract_number(response, doc["question"])
+    answer = scoring.read_number(response, doc["question"]).answer
     return {"exact_match": float(answer is not None and answer == scoring.gold_number(doc["answer"])),
-            **fidelity(response)}
+            "unparseable": float(answer is None), **fidelity(response)}
 
 
 # TruthfulQA, MC1: the best answer against the false ones (answers are joined by "；").
