@@ -69,7 +69,7 @@ class Sizes:
     groups: int = 8
     seq_length: int = 2048
     micro_batch: int = 4
-    steps: int = 40
+    steps: int = 100
     warmup_steps: int = 5
     matmul: int = 8192
     max_tokens: int = 128
@@ -344,7 +344,17 @@ def part_training(report: Report, budget: float, sizes: Sizes, device: str, trav
         losses, seconds, hf = _train_transformers(report, budget, s, device, vocab, eod, prefixes, travel)
     else:
         report.figure(p, "model", "megatron-core GPTModel, local layer spec (no Transformer Engine)")
-        losses, seconds, hf = _train_megatron(report, budget, s, device, vocab, eod, prefixes, travel, smoke_train)
+        while True:  # the local spec's attention keeps its score matrices: halve the micro-batch if they do not fit
+            try:
+                losses, seconds, hf = _train_megatron(report, budget, s, device, vocab, eod, prefixes, travel,
+                                                      smoke_train)
+                break
+            except torch.OutOfMemoryError:
+                if s.micro_batch == 1:
+                    raise
+                s = replace(s, micro_batch=s.micro_batch // 2)
+                torch.cuda.empty_cache()
+                report.figure(p, "out_of_memory", f"retried with micro-batch {s.micro_batch}")
     timed = len(losses) - s.warmup_steps
     tokens_per_s = timed * s.micro_batch * s.seq_length / seconds
     flops = flops_per_token(s.layers, s.hidden, s.ffn, s.heads, s.groups, vocab, s.seq_length)
@@ -582,7 +592,9 @@ def part_gpu_tests(report: Report, budget: float, sizes: Sizes, device: str) -> 
     files = sorted(str(path.relative_to(REPO)) for path in (REPO / "tests").rglob("test_*.py")
                    if "mark.gpu" in path.read_text(encoding="utf-8"))
     report.figure("gpu_tests", "files", files)
-    done = subprocess.run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", *files],
+    # -P: the working directory (the repository) must not come first on the path, or its folder canto_nemo
+    # (without the other folders) would shadow the shim's
+    done = subprocess.run([sys.executable, "-P", "-m", "pytest", "-m", "gpu", "-q", "-p", "no:cacheprovider", *files],
                           cwd=REPO, capture_output=True, text=True, timeout=max(60, budget * 2))
     lines = (done.stdout + done.stderr).strip().splitlines()
     report.figure("gpu_tests", "exit_code", done.returncode)
@@ -676,10 +688,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="every part on CPU with tiny sizes (this .venv)")
     parser.add_argument("--budget", type=float, default=480, help="seconds for the whole check (sizes shrink)")
     parser.add_argument("--out", default=os.environ.get("OUT") or "gpu_check_out", help="folder for the figures")
-    parser.add_argument("--travel", default=str(TRAVEL), help="the folder prepare writes and the check reads")
+    parser.add_argument("--travel", help=f"the folder prepare writes and the check reads (default {TRAVEL.name}; "
+                                         "a dry run prepares its own in OUT unless this is given)")
     args = parser.parse_args(argv)
     sizes = DRY_RUN if args.dry_run else scaled(Sizes(), args.budget)
-    travel = Path(args.travel)
+    travel = Path(args.travel or TRAVEL)
     if args.command == "travel":
         mib = travel_size([REPO / ".whl", travel])
         print("travel (MiB): " + ", ".join(f"{k} {v}" for k, v in mib.items()) + f" (limit {TRAVEL_LIMIT_MIB})")
@@ -695,7 +708,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     report = Report(out, sizes, args.budget, args.dry_run)
     report.state["project"] = project
-    if args.dry_run and not (travel / "tiny" / "hf").is_dir():
+    if args.dry_run and not args.travel:
         travel = out / "travel"
         prepare(travel, sizes)
     elif not (travel / "tiny" / "hf").is_dir():

@@ -53,7 +53,7 @@ def _decoder_kinds(tokenizer) -> set[str]:
 
 def token_pieces(tokenizer, size: int) -> list[Piece]:
     """The Piece of every id below `size` (the model's vocabulary, which may be padded past the tokenizer's)."""
-    from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
+    from transformers.convert_slow_tokenizer import bytes_to_unicode  # here in transformers 4 and 5 alike
 
     kinds = _decoder_kinds(tokenizer)
     byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
