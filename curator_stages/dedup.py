@@ -3,7 +3,8 @@
 1. `ExactHashStage` adds a hash of the normalised text (whitespace removed) to every document.
 2. `find_exact_duplicates` reads only (key, hash) of the whole corpus and picks, per hash, the smallest key
    ("<source>:<line>", unique even where users' ids are not) as the survivor: deterministic, whatever the order or
-   partitioning of the input.
+   partitioning of the input. `ExactDuplicateFinder` runs it as a Curator stage, on a worker: the corpus-wide tables
+   never live on the driver, the one process of a Ray cluster that cannot grow.
 3. `DuplicateRemover` drops the duplicates batch by batch and writes each to the rejects with the id it duplicates.
 """
 
@@ -21,7 +22,7 @@ import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import xxhash
 from nemo_curator.stages.base import ProcessingStage
-from nemo_curator.tasks import DocumentBatch
+from nemo_curator.tasks import DocumentBatch, FileGroupTask
 
 from canto_nemo.curator_stages.columns import HASH_COLUMN, KEY, drop_internal
 from canto_nemo.curator_stages.rejects import write_rejects
@@ -71,6 +72,32 @@ def with_survivor_ids(duplicates: pd.DataFrame, files: list[str], id_field: str)
             if key in wanted:
                 ids[key] = str(value)
     return duplicates.assign(duplicate_of=duplicates["duplicate_of_key"].map(ids))
+
+
+@dataclass
+class ExactDuplicateFinder(ProcessingStage[FileGroupTask, FileGroupTask]):
+    """Takes one task listing pass 1's Parquet files; writes their exact duplicates (KEY, duplicate_of_key,
+    duplicate_of) to `duplicates_path` and passes the task on."""
+
+    duplicates_path: str
+    id_field: str = "id"
+    name: str = "find_exact_duplicates"
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def process(self, task: FileGroupTask) -> FileGroupTask:
+        with_survivor_ids(find_exact_duplicates(task.data), task.data, self.id_field).to_parquet(
+            self.duplicates_path, index=False)
+        return task
+
+
+def duplicate_keys(path: str) -> set[str]:
+    """The keys a duplicates table (ExactDuplicateFinder's) drops."""
+    return set(pq.read_table(path, columns=[KEY]).column(KEY).to_pylist())
 
 
 @cache

@@ -4,7 +4,8 @@
 2. `find_fuzzy_duplicates` reads (id, band keys) of the whole corpus, one band at a time; documents that share a
    band key are candidates; a candidate pair is kept when the two signatures agree on at least `threshold` of their
    minhashes; connected components of the kept pairs are the clusters; the smallest id of a cluster survives (the
-   array steps are in curator_stages/lsh.py, which needs no Curator).
+   array steps are in curator_stages/lsh.py, which needs no Curator). `FuzzyDuplicateFinder` runs it as a Curator
+   stage, on a worker, so that no corpus-wide table lives on the driver.
 3. `DuplicateRemover` (curator_stages/dedup.py) drops the others with reason `near_duplicate` and `duplicate_of`.
 """
 
@@ -18,7 +19,7 @@ import pyarrow.dataset as pads
 import torch
 from nemo_curator.stages.base import ProcessingStage
 from nemo_curator.stages.resources import Resources
-from nemo_curator.tasks import DocumentBatch
+from nemo_curator.tasks import DocumentBatch, FileGroupTask
 
 from canto_nemo.curator_stages.columns import BANDS_COLUMN, KEY, SIGNATURE_COLUMN
 from canto_nemo.curator_stages.language_pack import LanguagePack
@@ -54,6 +55,33 @@ class MinHashStage(ProcessingStage[DocumentBatch, DocumentBatch]):
         df[BANDS_COLUMN] = list(band_keys(signature, self.config).numpy())
         return DocumentBatch(dataset_name=batch.dataset_name, data=df, _metadata=batch._metadata,
                              _stage_perf=batch._stage_perf)
+
+
+@dataclass
+class FuzzyDuplicateFinder(ProcessingStage[FileGroupTask, FileGroupTask]):
+    """Takes one task listing pass 1's Parquet files; writes their near duplicates (KEY, duplicate_of_key,
+    duplicate_of) to `duplicates_path`, leaving out the exact duplicates listed in `exclude_path` (if any), and passes
+    the task on."""
+
+    config: MinHashConfig
+    duplicates_path: str
+    exclude_path: str | None = None
+    id_field: str = "id"
+    name: str = "find_fuzzy_duplicates"
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def process(self, task: FileGroupTask) -> FileGroupTask:
+        from canto_nemo.curator_stages.dedup import duplicate_keys, with_survivor_ids
+
+        exclude = duplicate_keys(self.exclude_path) if self.exclude_path else None
+        near = find_fuzzy_duplicates(task.data, self.config, exclude=exclude)
+        with_survivor_ids(near, task.data, self.id_field).to_parquet(self.duplicates_path, index=False)
+        return task
 
 
 def find_fuzzy_duplicates(parquet_dir: str | list[str], config: MinHashConfig, exclude: set[str] | None = None

@@ -1,10 +1,11 @@
 """The curation workflow: read -> your stages -> exact and fuzzy dedup -> write, on any NeMo Curator executor.
 
 Pass 1 runs a Curator Pipeline (reader, the configured modifiers and filters, an exact-hash stage, a MinHash stage)
-and writes the survivors to Parquet under DIR/_work/. The duplicate finders then read only what they need of the
-whole corpus (keys, hashes, band keys), and pass 2 (another Curator Pipeline) drops the duplicates and writes the
-curated documents. Every stage writes what it drops to the rejects; at the end, documents read = curated + rejected
-is checked and written to DIR/stats.json, and DIR/report.html shows the run to a person.
+and writes the survivors to Parquet under DIR/_work/. The duplicate finders, Curator stages on a worker (never on the
+driver), then read only what they need of the whole corpus (keys, hashes, band keys) and write the duplicate tables,
+and pass 2 (another Curator Pipeline) drops the duplicates and writes the curated documents. Every stage writes what
+it drops to the rejects; at the end, documents read = curated + rejected is checked and written to DIR/stats.json, and
+DIR/report.html shows the run to a person.
 
 Nothing half-done looks done: a run writes everything under DIR/_work/ and commits at the end (curated/ and rejects/
 moved into DIR, then stats.json and report.html, then the marker DIR/_SUCCESS, as Spark and Hadoop do). A killed or
@@ -186,12 +187,12 @@ class CurationWorkflow:
             f"({stats['elapsed_s']} s)")
         return stats
 
-    def _step(self, title: str, stages: list) -> None:
+    def _step(self, title: str, stages: list, initial_tasks: list | None = None) -> None:
         from canto_nemo.curator_stages.progress import say
 
         started = time.time()
         say(f"{title} ...")
-        for name, seconds in self._run(stages).items():
+        for name, seconds in self._run(stages, initial_tasks).items():
             self.timings["stages_s"][name] = round(self.timings["stages_s"].get(name, 0.0) + seconds, 2)
         self.timings[title.split(":")[0].replace(" ", "").replace("/", "_of_") + "_s"] = round(time.time() - started, 2)
         say(f"{title}: done in {time.time() - started:.1f} s")
@@ -247,34 +248,38 @@ class CurationWorkflow:
         return hashing
 
     def _identify_and_remove(self, parts: list[str]) -> list:
-        """Finds the duplicates over the whole corpus (pass 1's Parquet `parts`); returns pass 2, which removes them
-        and writes."""
+        """Finds the duplicates over the whole corpus (pass 1's Parquet `parts`) with Curator stages, on a worker:
+        their tables never live on the driver; returns pass 2, which removes them and writes."""
+        import pyarrow.parquet as pq
         from nemo_curator.stages.text.io.reader import ParquetReader
+        from nemo_curator.tasks import FileGroupTask
 
-        from canto_nemo.curator_stages.columns import KEY
-        from canto_nemo.curator_stages.dedup import DuplicateRemover, find_exact_duplicates, with_survivor_ids
-        from canto_nemo.curator_stages.fuzzy_dedup import find_fuzzy_duplicates
+        from canto_nemo.curator_stages.dedup import DuplicateRemover, ExactDuplicateFinder, duplicate_keys
+        from canto_nemo.curator_stages.fuzzy_dedup import FuzzyDuplicateFinder
         from canto_nemo.curator_stages.fuzzy_dedup_rapids import find_fuzzy_duplicates_rapids
         from canto_nemo.curator_stages.progress import say
 
         rejects = self.paths["staged_rejects"]
+        exact = self.paths["duplicates"] if self.exact_dedup else None
+        finders = [ExactDuplicateFinder(exact, self.id_field)] * self.exact_dedup
+        if self.fuzzy_dedup and self.fuzzy_backend == "torch":
+            finders.append(FuzzyDuplicateFinder(self.fuzzy, self.paths["near_duplicates"], exact, self.id_field))
+        if finders:
+            self._step("dedup: find duplicates", finders,
+                       [FileGroupTask(dataset_name="dedup", data=parts)])
         removers = []
-        exact_keys: set[str] = set()
         if self.exact_dedup:
-            duplicates = with_survivor_ids(find_exact_duplicates(parts), parts, self.id_field)
-            duplicates.to_parquet(self.paths["duplicates"], index=False)
-            exact_keys = set(duplicates[KEY])
-            say(f"exact duplicates: {len(duplicates):,}")
-            removers.append(DuplicateRemover(self.paths["duplicates"], rejects_path=rejects))
+            say(f"exact duplicates: {pq.ParquetFile(exact).metadata.num_rows:,}")
+            removers.append(DuplicateRemover(exact, rejects_path=rejects))
         if self.fuzzy_dedup:
-            if self.fuzzy_backend == "nemo_curator":
+            if self.fuzzy_backend == "nemo_curator":  # NeMo Curator's own workflow, which spreads its tables itself
+                from canto_nemo.curator_stages.dedup import with_survivor_ids
+
                 near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy,
-                                                    self.ray.address, self.pack, self.text_field, exact_keys)
-            else:
-                near = find_fuzzy_duplicates(parts, self.fuzzy, exclude=exact_keys)
-            near = with_survivor_ids(near, parts, self.id_field)
-            near.to_parquet(self.paths["near_duplicates"], index=False)
-            say(f"near duplicates: {len(near):,}")
+                                                    self.ray.address, self.pack, self.text_field,
+                                                    duplicate_keys(exact) if exact else set())
+                with_survivor_ids(near, parts, self.id_field).to_parquet(self.paths["near_duplicates"], index=False)
+            say(f"near duplicates: {pq.ParquetFile(self.paths['near_duplicates']).metadata.num_rows:,}")
             detail = (f"near duplicate of {{duplicate_of}} (MinHash estimate of Jaccard similarity >= "
                       f"{self.fuzzy.threshold} over character {self.fuzzy.ngram}-grams)")
             removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=rejects,
@@ -310,15 +315,16 @@ class CurationWorkflow:
 
         return ParquetWriter(path)
 
-    def _run(self, stages: list) -> dict[str, float]:
-        """Runs a pipeline; returns its stages' processing seconds (NeMo Curator's own per-stage metrics, summed over
-        the tasks that reached the end)."""
+    def _run(self, stages: list, initial_tasks: list | None = None) -> dict[str, float]:
+        """Runs a pipeline (from `initial_tasks`, or from its source stage); returns its stages' processing seconds
+        (NeMo Curator's own per-stage metrics, summed over the tasks that reached the end)."""
         from nemo_curator.pipeline import Pipeline
 
         from canto_nemo.curator_stages.ray_env import quiet_ray_driver
 
         quiet_ray_driver(self.verbose)
-        tasks = Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor)) or []
+        tasks = Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor),
+                                                                      initial_tasks=initial_tasks) or []
         # A batch that fans out (the reader's) gives every output the same stats; after Ray has copied the tasks
         # they are equal rather than identical, so they are counted once by value (Curator's TaskPerfUtils counts
         # them once by identity).
