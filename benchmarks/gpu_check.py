@@ -372,13 +372,20 @@ def part_training(report: Report, budget: float, sizes: Sizes, device: str, trav
         report.state["hf"] = hf
 
 
-def _budgeted(steps: int, warmup: int, budget: float, step) -> tuple[list[float], float]:
-    """Runs step(i) -> loss until `steps` or the budget; returns the losses and the seconds after `warmup` steps."""
+def _budgeted(steps: int, warmup: int, budget: float, loss_of, model, optimizer) -> tuple[list[float], float]:
+    """Trains on loss_of(i) until `steps` or the budget; returns the losses and the seconds after `warmup` steps."""
+    import torch
+
     losses, started, timed_from = [], time.perf_counter(), None
     for i in range(steps):
         if i == warmup:
             timed_from = time.perf_counter()
-        losses.append(step(i))
+        loss = loss_of(i)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        losses.append(loss.item())
         if time.perf_counter() - started > budget and i > warmup + 1:
             break
     return losses, time.perf_counter() - timed_from
@@ -408,16 +415,10 @@ def _train_megatron(report, budget, s, device, vocab, eod, prefixes, travel, smo
         optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1,
                                       fused=cuda)
 
-        def step(i: int) -> float:
-            batch = {k: v.to(device, non_blocking=True) for k, v in next(loader).items()}
-            loss = smoke_train._batch_loss(model, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            optimizer.step()
-            return loss.item()
+        def loss_of(i: int):
+            return smoke_train._batch_loss(model, {k: v.to(device, non_blocking=True) for k, v in next(loader).items()})
 
-        losses, seconds = _budgeted(s.steps, s.warmup_steps, budget * 0.8, step)
+        losses, seconds = _budgeted(s.steps, s.warmup_steps, budget * 0.8, loss_of, model, optimizer)
         hf = None
         try:
             hf = smoke_train.export_hf(model.float().cpu(), str(travel / "tokenizer"), work / "hf")
@@ -448,17 +449,12 @@ def _train_transformers(report, budget, s, device, vocab, eod, prefixes, travel)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, betas=(0.9, 0.95), weight_decay=0.1, fused=cuda)
     rng = np.random.default_rng(0)
 
-    def step(i: int) -> float:
+    def loss_of(i: int):
         starts = rng.integers(0, len(tokens) - window, s.micro_batch)
         batch = torch.as_tensor(np.stack([tokens[a:a + window] for a in starts]), device=device)
-        loss = model(input_ids=batch, labels=batch).loss  # transformers shifts the labels itself
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        return loss.item()
+        return model(input_ids=batch, labels=batch).loss  # transformers shifts the labels itself
 
-    losses, seconds = _budgeted(s.steps, s.warmup_steps, budget * 0.8, step)
+    losses, seconds = _budgeted(s.steps, s.warmup_steps, budget * 0.8, loss_of, model, optimizer)
     hf = report.out / "training" / "hf"
     model.save_pretrained(hf)
     AutoTokenizer.from_pretrained(travel / "tokenizer").save_pretrained(hf)
