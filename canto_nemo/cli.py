@@ -28,6 +28,8 @@ commands:
   detect         [input=FILE]   dialect label, score and share per line (or JSONL record), as JSONL
   tokenizer      train|extend|fertility ...   a Cantonese tokenizer, trained or extended; tokens per character
   megatron-data  input=DIR tokenizer=DIR output=PREFIX   Megatron .bin/.idx datasets and a blend for NeMo
+  blend          prefixes=[P1,P2] budget=TOKENS output=FILE (temperature=T | shares=[...])   a token-budgeted
+                 blend for NeMo's PreTrainingDataModule, with tokens, share and epochs per corpus
   smoke-train    data=PREFIX output=DIR   a tiny megatron-core GPT trained on CPU from megatron-data's output
   resize-embeddings base=HF_DIR tokenizer=DIR output=DIR   a base model's embeddings resized to an extended tokenizer
   sweep          recipe=NAME nodes=N gpus_per_node=G output=DIR   NeMo AutoConfigurator candidates; sweep run|rank
@@ -67,6 +69,11 @@ survivors, instead of ours on torch (fuzzy_backend=torch, the default).
 """
 
 HELP = {
+    "blend": "Mixes Megatron datasets (prefixes, token counts read from their .idx) into a budget of tokens, by given "
+             "shares or by\ntemperature (p_i proportional to n_i^(1/T): T=1 proportional, large T uniform). Writes "
+             "FILE (JSON: `paths` for NeMo's\nPreTrainingDataModule, the table) and FILE with .md; refuses a blend "
+             "that repeats a corpus more than max_epochs\n(default 4: Muennighoff et al. 2023, data-constrained "
+             "scaling). Use it with\nnemo llm pretrain --factory \"cantonese_cpt(data='blend:FILE')\"",
     "detect": "Reads lines of text (or JSONL records with a text field) from FILE or standard input and writes one "
               "JSON object per line:\n{text, label, score, share}: the pack's dialect label, the probability of the "
               "pack's variety, its share of the text.",
@@ -310,6 +317,14 @@ def megatron_data(args: list[str]) -> int:
     return 0
 
 
+def blend(args: list[str]) -> int:
+    from canto_nemo.recipes.blend import blend as write_blend
+
+    call("blend", "prefixes=[PREFIX,...] budget=TOKENS output=FILE (temperature=T | shares=[...]) [key=value ...]",
+         args, write_blend)
+    return 0
+
+
 def smoke_train(args: list[str]) -> int:
     from canto_nemo.recipes.smoke_train import from_megatron_data, smoke_train
 
@@ -429,6 +444,7 @@ def align(args: list[str]) -> int:
 
 
 COMMANDS = {"curate": curate, "dedup": dedup, "detect": detect, "tokenizer": tokenizer, "megatron-data": megatron_data,
+            "blend": blend,
             "smoke-train": smoke_train, "resize-embeddings": resize_embeddings, "sweep": sweep, "demo": demo,
             "eval": eval_, "serve": serve, "instruct": instruct, "align": align, "vocab": vocab}
 

@@ -13,8 +13,10 @@ model config. Registered through the `nemo_run.cli` entry point (pyproject.toml)
 
 Our choices are Hydra groups in conf/recipe/ (model, data, schedule), picked by argument (`model="small_125m"`) or by
 `overrides` (any Hydra override, e.g. "schedule.max_lr=1e-4 data.global_batch_size=64"). The YAML names NeMo recipe
-modules and values only, never code. Building a recipe reads no file; `fn` (default: NeMo's llm.pretrain /
-llm.finetune after our pre-launch checks, `canto_nemo.recipes.launch`) runs at launch, never in a dry run.
+modules and values only, never code. `data="blend:FILE"` (or the override data.blend_file=FILE) takes the train
+and validation paths from a `canto-nemo blend` file, read when the recipe is built; otherwise building reads no
+file. `fn` (default: NeMo's llm.pretrain / llm.finetune after our pre-launch checks, `canto_nemo.recipes.launch`)
+runs at launch, never in a dry run.
 """
 # No `from __future__ import annotations` here: NeMo-Run parses factory arguments by their (real) annotations.
 
@@ -106,9 +108,15 @@ def _ours(recipe: run.Partial, cfg, parallelism: dict) -> None:
 
 
 def _pretraining_data(d) -> run.Config:
-    train = [x for entry in d.blend for x in (str(entry.weight), str(entry.prefix))]
-    validation = [str(p) for p in d.validation]
-    return run.Config(llm.PreTrainingDataModule, paths={"train": train, "validation": validation, "test": validation},
+    if d.get("blend_file"):  # `canto-nemo blend`'s file replaces the group's blend and validation
+        from canto_nemo.recipes.blend import load_paths
+
+        paths = {split: [str(x) for x in value] for split, value in load_paths(str(d.blend_file)).items()}
+    else:
+        train = [x for entry in d.blend for x in (str(entry.weight), str(entry.prefix))]
+        validation = [str(p) for p in d.validation]
+        paths = {"train": train, "validation": validation, "test": validation}
+    return run.Config(llm.PreTrainingDataModule, paths=paths,
                       seq_length=d.seq_length, micro_batch_size=d.micro_batch_size,
                       global_batch_size=d.global_batch_size, tokenizer=_tokenizer(d.tokenizer),
                       num_workers=d.num_workers)
@@ -123,8 +131,11 @@ def _chat_data(d) -> run.Config:
 
 def _composed(config: str, model: str | None, data: str | None, schedule: str | None, demo_dir: str | None,
               overrides: str):
+    blend_file = []
+    if data is not None and data.startswith("blend:"):  # the default data group, with a blend file's paths
+        data, blend_file = None, [f"data.blend_file={data.removeprefix('blend:')}"]
     chosen = [f"{k}={v}" for k, v in (("model", model), ("data", data), ("schedule", schedule),
-                                      ("demo_dir", demo_dir)) if v is not None]
+                                      ("demo_dir", demo_dir)) if v is not None] + blend_file
     return compose(config, [*chosen, *overrides.split()])
 
 

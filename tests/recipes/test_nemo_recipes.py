@@ -184,6 +184,26 @@ def test_each_check_fires_on_a_bad_config(demo_like, change, message):
         launch.check(p.model, p.data, p.trainer, available_gpus=8)
 
 
+def test_cpt_takes_a_blend_file_and_the_check_names_each_missing_prefix(demo_like, tmp_path):
+    from canto_nemo.recipes.blend import blend
+
+    prefix = str(demo_like / "megatron" / "canto_bpe8k_train_text_document")
+    written = blend([prefix], 1000, str(tmp_path / "blend.json"), temperature=1.0, progress=lambda s: None)
+    for p in (nr.cantonese_cpt(data=f"blend:{tmp_path / 'blend.json'}", demo_dir=str(demo_like)),
+              nr.cantonese_cpt(demo_dir=str(demo_like), overrides=f"data.blend_file={tmp_path / 'blend.json'}")):
+        assert p.data.paths["train"] == [str(x) for x in written["paths"]["train"]]
+        assert p.data.paths["validation"][1].endswith("canto_bpe8k_validation_text_document")
+        assert not [f for f in launch.problems(p.model, p.data, p.trainer, available_gpus=1) if "data prefix" in f]
+    gone = json.loads((tmp_path / "blend.json").read_text())
+    gone["paths"]["train"] += [0.5, "/nope/replay_train_text_document"]
+    (tmp_path / "gone.json").write_text(json.dumps(gone))
+    p = nr.cantonese_cpt(data=f"blend:{tmp_path / 'gone.json'}", demo_dir=str(demo_like))
+    found = launch.problems(p.model, p.data, p.trainer, available_gpus=1)
+    assert [f for f in found if "data prefix" in f] == [
+        "data prefix /nope/replay_train_text_document: no /nope/replay_train_text_document.bin or "
+        "/nope/replay_train_text_document.idx (run canto-nemo megatron-data, or fix data.blend)"]
+
+
 def test_cpt_needs_its_base_checkpoint_with_the_vocabulary_nemo_will_pad_to(demo_like):
     p = nr.cantonese_cpt(demo_dir=str(demo_like), overrides=f"data.tokenizer={demo_like}/tokenizer")
     found = launch.problems(p.model, p.data, p.trainer, available_gpus=1, resume=p.resume)
