@@ -41,6 +41,13 @@ def ctcpc() -> Iterator[tuple[str, str]]:
     return _sentences("ctcpc")
 
 
+# Their licences as pycantonese 5.0.0 ships them (Hugging Face ids), from each corpus's LICENSE.txt and README.md.
+LICENCES = {
+    f"{SCHEME}:hkcancor": ("cc-by-4.0", "pycantonese/data/hkcancor/LICENSE.txt (CC BY 4.0)"),
+    f"{SCHEME}:common_voice": ("mpl-2.0", "pycantonese/data/common_voice/LICENSE.txt (Mozilla Public License 2.0)"),
+    f"{SCHEME}:ctcpc": ("cc0-1.0", "pycantonese/data/ctcpc/LICENSE.txt (CC0 1.0 Universal)"),
+}
+
 CORPORA = {"hkcancor": hkcancor, "common_voice": common_voice, "ctcpc": ctcpc}
 
 

@@ -14,12 +14,14 @@ from canto_nemo.curator_stages.language_pack import CjkPack, DialectDetector, Pi
 
 class CantonesePack(CjkPack):
     name = "cantonese"
+    language_code = "yue"  # ISO 639-3, the dataset card's `language`
     # One Jyutping syllable: initial + final + tone 1-6.
     romanisation_syllable = r"[a-z]{1,6}[1-6]"
     dialect_labels = dialect.LABELS
     # Keep what is Cantonese or may be: text with no evidence either way (a name, "好。") is not thrown away.
     default_keep_labels = ("cantonese", "neutral", "mixed")
     corpus_scheme = corpora.SCHEME
+    corpus_licences = corpora.LICENCES  # the dataset card's licence of each packaged corpus
 
     def lexicon(self) -> frozenset[str]:
         return lexicon.words()

@@ -8,8 +8,8 @@ it drops to the rejects; at the end, documents read = curated + rejected is chec
 DIR/report.html shows the run to a person.
 
 Nothing half-done looks done: a run writes everything under DIR/_work/ and commits at the end (curated/ and rejects/
-moved into DIR, then stats.json and report.html, then the marker DIR/_SUCCESS, as Spark and Hadoop do). A killed or
-failed run leaves no _SUCCESS, and a new run into that folder refuses, saying what to do.
+moved into DIR, then stats.json, report.html and the dataset card README.md, then the marker DIR/_SUCCESS, as Spark
+and Hadoop do). A killed or failed run leaves no _SUCCESS, and a new run into that folder refuses, saying what to do.
 
 `CurationWorkflow` is also the schema of conf/curate/config.yaml (`curate_schema`): its fields are the workflow's
 options and their defaults, in this one place. Nothing here imports NeMo Curator (and so Ray) at import time: Ray
@@ -51,6 +51,8 @@ class CurationWorkflow:
     dialect: dict[str, Any] = field(default_factory=dict)  # the policy values conf/curate/dialect/ puts here
     decontaminate: list[str] = field(default_factory=list)  # evaluation sets (files, folders) the pipeline's
     # decontamination stage drops overlaps with
+    licence: list[str] = field(default_factory=list)  # one per input, in order, for the dataset card (README.md);
+    # an input without one gets its pack's or its LICENSE/README's, else "unknown"
     text_field: str = "text"  # JSONL/Parquet field (TSV column) holding the text
     id_field: str = "id"  # the field holding a record's id; made ("<file>:<line>") only where a record has none
     encoding: str = "utf-8"  # of the line-oriented input files (e.g. big5hkscs, gb18030)
@@ -212,11 +214,20 @@ class CurationWorkflow:
         os.replace(self.paths["staged_curated"], self.paths["curated"])
         os.replace(self.paths["staged_rejects"], self.paths["rejects"])
         write_report(self.output, stats)
+        self._write_card(stats)
         if not self.keep_work:
             shutil.rmtree(self.paths["_work"], ignore_errors=True)
         (Path(self.output) / SUCCESS).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                                              "reconciled": stats["reconciled"]}) + "\n")
         return stats
+
+    def _write_card(self, stats: dict) -> None:
+        from canto_nemo.curator_stages.card import write_card
+        from canto_nemo.curator_stages.language_pack import get_pack
+
+        write_card(self.output, stats, inputs=list(self.input), pack=get_pack(self.pack), licences=list(self.licence),
+                   decontaminate=list(self.decontaminate), text_field=self.text_field,
+                   output_format=self.output_format)
 
     def _reader(self) -> list:
         from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader
