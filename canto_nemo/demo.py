@@ -100,6 +100,7 @@ def training(out: Path, steps: int, stats: dict) -> int:
         except ValueError as err:  # too few documents for a validation split: the replay is optional
             print(f"canto-nemo demo: no replay dataset ({err})", file=sys.stderr)
             replay = None
+    blend_table = blend_for_cpt(out, replay is not None)
     print(f"\ncanto-nemo demo [4/6]: smoke training a tiny GPT on CPU ({steps} steps)")
     result = smoke_train.from_megatron_data(str(out / "megatron" / "canto_bpe8k"), str(out / "smoke_train"),
                                             steps=steps, overwrite=True)
@@ -125,6 +126,8 @@ def training(out: Path, steps: int, stats: dict) -> int:
     if replay is not None:
         print(f"replay       {out}/megatron/replay_zh_qwen2.5_*: the written Chinese set aside by the dialect step, "
               "blended into continued pretraining")
+    if blend_table is not None:
+        print(blend_table)
     print(f"smoke train  {result['parameters']:,} parameters, {result['steps']} steps: validation perplexity "
           f"{result['valid_ppl_before']:,.1f} -> {result['valid_ppl_after']:,.1f} "
           f"({result['tokens_per_second']:,.0f} tokens/s)")
@@ -133,6 +136,29 @@ def training(out: Path, steps: int, stats: dict) -> int:
         print(evaluation)
     print("=" * 100)
     return 0 if result["valid_ppl_after"] <= result["valid_ppl_before"] / 2 else 1
+
+
+BLEND_TEMPERATURE = 3.0  # up-samples the smaller corpus, as XLM/mT5 do (T=1 would be proportional to size)
+
+
+def blend_for_cpt(out: Path, replay: bool) -> str | None:
+    """The continued-pretraining blend of the curated Cantonese and the written-Chinese replay at BLEND_TEMPERATURE,
+    for a budget of one pass over both: `cantonese_cpt(data='blend:OUT/megatron/blend_cpt.json')`."""
+    from canto_nemo.recipes.blend import BlendError, blend, corpus_tokens
+
+    if not replay:
+        return None
+    prefixes = [str(out / "megatron" / f"{name}_qwen2.5_train_text_document") for name in ("canto", "replay_zh")]
+    budget = sum(corpus_tokens(p) for p in prefixes)
+    try:
+        written = blend(prefixes, budget, str(out / "megatron" / "blend_cpt.json"), temperature=BLEND_TEMPERATURE,
+                        overwrite=True, progress=lambda line: None)
+    except BlendError as err:  # the replay is too small to carry its share within the epoch cap: say so
+        print(f"canto-nemo demo: no blend ({err})", file=sys.stderr)
+        return None
+    rows = "; ".join(f"{Path(r['prefix']).name.removesuffix('_train_text_document')} {r['tokens']:,} tokens "
+                     f"(share {r['share']:.3f}, {r['epochs']:.2f} epochs)" for r in written["corpora"])
+    return f"blend        T={BLEND_TEMPERATURE:g}, {budget:,} tokens: {rows}: {out}/megatron/blend_cpt.json (.md)"
 
 
 EVAL_TASKS = ["cantonese_bpc", "yue_trans_zh_yue"]
