@@ -96,6 +96,22 @@ def size_category(n: int) -> str:
     return next((label for bound, label in bounds if n < bound), "n>1T" if n > 10**12 else "1B<n<10B")
 
 
+def curated_features(curated: Path) -> list[dict]:
+    """The card's `dataset_info.features`: every column of every curated file. Inputs with different fields give files
+    with different columns; `datasets` adds a file's missing columns (as nulls) only when the card declares them."""
+    import datasets
+    import pyarrow as pa
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    schemas = [pj.read_json(p).schema for p in sorted(curated.glob("*.jsonl")) if p.stat().st_size]
+    schemas += [pq.read_schema(p) for p in sorted(curated.glob("*.parquet"))]
+    if not schemas:
+        return []
+    schema = pa.unify_schemas(schemas, promote_options="permissive")
+    return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+
+
 def _per_input(inputs: list[str], curated: Path, text_field: str) -> dict:
     from canto_nemo.curator_stages.readers import expand_inputs
 
@@ -122,6 +138,9 @@ def write_card(output: str, stats: dict, *, inputs: list[str], pack, licences: l
              "task_categories": ["text-generation"], "pretty_name": f"{Path(output).resolve().name} (canto-nemo)",
              "configs": [{"config_name": "default",
                           "data_files": [{"split": "train", "path": f"curated/*.{output_format}"}]}]}
+    features = curated_features(out / "curated")
+    if features:
+        front["dataset_info"] = {"features": features}
     if licence == "other":
         front["license_name"] = "several"
         front["license_details"] = "; ".join(f"{s['input']}: {s['licence']}" for s in sources)

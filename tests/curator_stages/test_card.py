@@ -31,7 +31,9 @@ def carded_run(lihkg_posts, tmp_path_factory):
     (tmp / "plain").mkdir()
     inputs = {"nc/posts.jsonl": lihkg_posts[:40], "plain/more.jsonl": [*lihkg_posts[40:70], lihkg_posts[0]]}
     for name, posts in inputs.items():
-        (tmp / name).write_text("".join(json.dumps({"id": f"{name}#{i}", "text": t, "thread": i}, ensure_ascii=False)
+        # Only the folder's records have `thread`: the curated files differ in their columns.
+        extra = (lambda i: {"thread": i}) if name.startswith("nc/") else (lambda i: {})
+        (tmp / name).write_text("".join(json.dumps({"id": f"{name}#{i}", "text": t, **extra(i)}, ensure_ascii=False)
                                         + "\n" for i, t in enumerate(posts)), encoding="utf-8")
     done = subprocess.run([sys.executable, "-m", "canto_nemo.cli", "curate", f"input=[{tmp}/nc,{tmp}/plain/more.jsonl]",
                            f"output={tmp}/out"], capture_output=True, text=True, timeout=900)
@@ -54,6 +56,8 @@ def test_load_dataset_reads_the_curated_split(carded_run):
     assert set(train["id"]) == every - rejected
     texts = {f"{name}#{i}": t for name, posts in inputs.items() for i, t in enumerate(posts)}
     assert all(row["text"].strip() and row["id"] in texts for row in train)
+    assert {row["thread"] is None for row in train if row["id"].startswith("plain/")} == {True}
+    assert all(row["thread"] == int(row["id"].split("#")[1]) for row in train if row["id"].startswith("nc/"))
 
 
 def test_the_card_says_non_commercial_and_unknown_and_reconciles(carded_run):
