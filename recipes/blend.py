@@ -108,7 +108,8 @@ def table(rows: list[BlendRow], budget: int) -> str:
              f"|{'-' * (width + 2)}|--------------:|---------------:|-------:|-------:|"]
     lines += [f"| {Path(r.prefix).name:<{width}} | {r.corpus_tokens:>13,} | {r.tokens:>14,} | {r.share:>6.3f} | "
               f"{r.epochs:>6.2f} |" for r in rows]
-    lines.append(f"| {'total':<{width}} | {sum(r.corpus_tokens for r in rows):>13,} | {budget:>14,} | 1.000 |        |")
+    total = sum(r.corpus_tokens for r in rows)
+    lines.append(f"| {'total':<{width}} | {total:>13,} | {budget:>14,} | {1:>6.3f} |        |")
     return "\n".join(lines)
 
 

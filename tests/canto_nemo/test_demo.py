@@ -4,7 +4,10 @@ summary."""
 import json
 from pathlib import Path
 
-from canto_nemo.demo import training
+import pytest
+
+from canto_nemo.demo import BLEND_TEMPERATURE, training
+from canto_nemo.recipes.blend import temperature_shares
 
 
 def test_demo_training_half_end_to_end(tmp_path: Path, lihkg_posts, capsys):
@@ -34,6 +37,12 @@ def test_demo_training_half_end_to_end(tmp_path: Path, lihkg_posts, capsys):
     assert len(replay) == 1200  # the written_chinese rejects only, not the too_short one
     result = json.loads((out / "smoke_train" / "smoke_train.json").read_text())
     assert result["valid_ppl_after"] <= result["valid_ppl_before"] / 2
+    # The CPT blend of Cantonese and replay at the demo's temperature, its table on the screen.
+    blend = json.loads((out / "megatron" / "blend_cpt.json").read_text())
+    tokens = [r["corpus_tokens"] for r in blend["corpora"]]
+    assert [r["share"] for r in blend["corpora"]] == pytest.approx(temperature_shares(tokens, BLEND_TEMPERATURE))
+    assert sum(r["tokens"] for r in blend["corpora"]) == pytest.approx(sum(tokens), abs=2)
+    assert f"blend        T={BLEND_TEMPERATURE:g}" in shown
     assert "validation perplexity" in shown and "| qwen2.5 |" in shown and "replay" in shown
     # It ends by evaluating its own model, before and after training, with lm-eval.
     evaluation = json.loads((out / "eval" / "results.json").read_text(encoding="utf-8"))["models"]
