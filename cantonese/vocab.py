@@ -131,9 +131,9 @@ def jieba_frequencies() -> dict[str, int]:
 
 
 @cache
-def written_equivalents(data: Path) -> dict[str, list[str]]:
+def written_equivalents(data: Path, keep_same: bool = False) -> dict[str, list[str]]:
     """Cantonese word -> its written-Chinese equivalents, from kfcd_words.tsv (`word<TAB>gloss`) and cmn2yue.dic
-    (`Mandarin|Cantonese`), in file order, without repeats."""
+    (`Mandarin|Cantonese`), in file order, without repeats; with keep_same, also a word both write alike."""
     train = data / "dialect_train"
     pairs: list[tuple[str, str]] = []
     with (train / "kfcd_words.tsv").open(encoding="utf-8") as f:
@@ -144,7 +144,7 @@ def written_equivalents(data: Path) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for cantonese, written in pairs:
         written = written.strip()
-        if written and written != cantonese and written not in out.setdefault(cantonese, []):
+        if written and (keep_same or written != cantonese) and written not in out.setdefault(cantonese, []):
             out[cantonese].append(written)
     return out
 

@@ -140,6 +140,45 @@ def test_no_training_text_is_an_evaluation_sentence(shared_data):
         for record in json.loads(path.read_text(encoding="utf-8")):
             evaluation |= {han_only(v) for v in record.values() if isinstance(v, str)}
     evaluation = {han_only(converter("t2s").convert(e)) for e in evaluation}
-    segments, _, _ = train_dialect.training_segments(shared_data)  # folded: Simplified already
+    segments, _, _, _ = train_dialect.training_segments(shared_data)  # folded: Simplified already
     overlap = {s for s in (han_only(s) for s in segments) if len(s) >= 6} & evaluation
     assert not overlap, sorted(overlap)[:10]
+
+
+# --------------------------------------------------------------------------------------------------- issue 28
+
+
+@pytest.fixture(scope="module")
+def rewriter(shared_data):
+    from canto_nemo.cantonese import train_dialect
+    from canto_nemo.cantonese.rewrite import Rewriter
+
+    written = train_dialect.written_texts(shared_data)
+    return Rewriter(shared_data, [t for s in train_dialect.REWRITE_WRITTEN_USE for t in written[s]],
+                    train_dialect.CANTONESE_ONLY)
+
+
+@pytest.mark.slow
+def test_a_rewrite_keeps_the_names_and_changes_only_the_cantonese(rewriter):
+    out = rewriter.rewrite("佢哋喺沙田食咗飯。")
+    assert out is not None and "沙田" in out and not set("佢哋喺咗") & set(out)
+    assert rewriter.rewrite("食物環境衞生署") is None  # nothing Cantonese:食物 is a written word, not the verb 食
+    assert rewriter.rewrite("佢話聽日先去。") is None  # 話 and 先 stay Cantonese after the mapping: left out
+
+
+@pytest.mark.slow
+def test_no_probe_sentence_is_a_training_segment(shared_data):
+    import sys
+    from pathlib import Path
+
+    from canto_nemo.cantonese import train_dialect
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
+    import hk_probe
+
+    rows = hk_probe.load()
+    assert len(rows) >= 200 and rows == [dict(zip(("id", "frame", "names", "written", "cantonese"), r, strict=True))
+                                         for r in hk_probe.pairs()]
+    probe = set(train_dialect.folded_segments([r[side] for r in rows for side in ("written", "cantonese")]))
+    segments, _, _, _ = train_dialect.training_segments(shared_data)
+    assert not probe & set(segments)

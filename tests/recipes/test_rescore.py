@@ -53,7 +53,8 @@ def test_fidelity_tells_cantonese_answers_from_written_chinese_ones(outputs):
     """The measured facts: nearly all of GPT-4o's GSM8K answers are Cantonese (or mixed), few of Qwen2.5-7B's."""
     gpt = rescore(str(outputs / "gpt-4o_gsm8k_cantonese_0shot.json.gz"), "yue_gsm8k")
     qwen = rescore(str(outputs / "qwen2.5-7b-hf_gsm8k_cantonese_0shot.json.gz"), "yue_gsm8k")
-    assert gpt["cantonese_share"] > 0.8 and qwen["cantonese_share"] < 0.2
+    assert (gpt["labels"]["cantonese"] + gpt["labels"]["mixed"]) / gpt["n"] > 0.9 and gpt["cantonese_share"] > 0.7
+    assert qwen["cantonese_share"] < 0.2
     assert qwen["labels"]["written_chinese"] > qwen["n"] / 2
 
 
