@@ -29,6 +29,9 @@ def curated_run(lihkg_posts, tmp_path_factory):
     big = {"text": "我哋喺度傾偈，" * 500_000}                  # 158: a 10 MB document, over max_chars
     lines = [json.dumps(r, ensure_ascii=False) for r in records] + ['{"text": "broken', '{"no_text": 1}', "\x00"]
     lines.append(json.dumps(big, ensure_ascii=False))
+    # 159: Cantonese, one line six times: a quality filter after the dialect filter rejects it (whichever posts the
+    # judge lets through, a stage of the fused group behind it has a reject of its own)
+    lines.append(json.dumps({"text": "\n".join(["今日好熱，我哋去咗海灘游水。"] * 6)}, ensure_ascii=False))
     (tmp / "in.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     done = subprocess.run(
         [sys.executable, "-m", "canto_nemo.cli", "curate", f"input={tmp}/in.jsonl", f"output={tmp}/out",
@@ -66,6 +69,7 @@ def test_each_case_lands_where_it_should(curated_run):
     assert rejects["in.jsonl:156"]["reason"] == "missing_text"
     assert rejects["in.jsonl:157"]["reason"] == "invalid_json"
     assert rejects["in.jsonl:158"]["reason"] == "too_long" and rejects["in.jsonl:158"]["stage"] == "length"
+    assert rejects["in.jsonl:159"]["stage"] == "repeated_lines"
 
 
 def test_curated_records_carry_scores_metadata_and_clean_text(curated_run):
