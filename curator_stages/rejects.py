@@ -114,7 +114,9 @@ class ScoreFilterWithRejects(_RejectsWriter, ScoreFilter):
 
     def compute_filter_mask(self, df: pd.DataFrame, filter_obj: DocumentFilter, text_field: str,
                             score_field: str | None, invert: bool) -> pd.Series:
-        scores = df[text_field].apply(filter_obj.score_document)
+        # a filter that scores a whole batch at once (quality.py's character-class filters) is asked so
+        batch = getattr(filter_obj, "score_batch", None)
+        scores = batch(df[text_field]) if batch else df[text_field].apply(filter_obj.score_document)
         if score_field is not None:
             df[score_field] = scores
         keep = scores.apply(filter_obj.keep_document).astype(bool)

@@ -48,3 +48,24 @@ def test_real_cantonese_posts_survive_where_stock_filters_drop_them(lihkg_posts)
     stock_punct = sum(keeps(PunctuationFilter(), p) for p in lihkg_posts) / len(lihkg_posts)
     assert ours > 0.9
     assert stock_alnum < 0.1 and stock_punct < 0.1
+
+
+def test_batch_scores_are_the_per_document_scores_to_the_bit(shared_data, lihkg_posts):
+    """score_batch (what the pipeline calls) against score_document on 2,000 real documents and the edge cases: the
+    same float for every one, so no label or reject changes."""
+    import gzip
+    import json
+
+    import pandas as pd
+
+    wiki = []
+    for path in sorted((shared_data / "yue_wikipedia").glob("wiki_*.jsonl.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            wiki += [json.loads(line)["text"] for line in f][:2_000 - len(lihkg_posts) - len(wiki)]
+    edge = ["", " \n\t", "😀😀😀 !!!", "我聽朝要submit個report", "English only_words and 123", "〇々〻",
+            "x" * 1000, "，。！？", "\u3000全形空白\u00a0nbsp", "ℌ𝔢𝔩𝔩𝔬 ①②③ ½"]
+    texts = pd.Series(wiki + lihkg_posts + edge, index=range(5, 5 + 2_000 + len(edge)))  # an index not from 0
+    for f in (ScriptRatioFilter("cantonese", 0.3), SymbolRatioFilter(0.4)):
+        batch = f.score_batch(texts)
+        assert list(batch.index) == list(texts.index)
+        assert batch.tolist() == [f.score_document(t) for t in texts], type(f).__name__
