@@ -129,9 +129,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
 
-    from canto_nemo.recipes.alignment.align import dpo, grpo, sft
-    from canto_nemo.recipes.alignment.preference import preference
-    from canto_nemo.recipes.evaluation.run import evaluate
+    from canto_nemo.alignment.align import dpo, grpo, sft
+    from canto_nemo.alignment.preference import preference
+    from canto_nemo.evaluation.run import evaluate
 
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

@@ -60,7 +60,7 @@ def chinese(n: int) -> str:
 
 
 def baseline_scoring():
-    source = subprocess.run(["git", "show", f"{BASELINE}:recipes/evaluation/scoring.py"], cwd=ROOT, check=True,
+    source = subprocess.run(["git", "show", f"{BASELINE}:evaluation/scoring.py"], cwd=ROOT, check=True,
                             capture_output=True, text=True).stdout
     path = Path(tempfile.mkdtemp()) / "scoring_before.py"
     path.write_text(source, encoding="utf-8")
@@ -72,7 +72,7 @@ def baseline_scoring():
 
 
 def main() -> None:
-    from canto_nemo.recipes.evaluation import scoring
+    from canto_nemo.evaluation import scoring
 
     before = baseline_scoring()
     arc = json.loads((BENCHMARK / "Yue-ARC-C.json").read_text(encoding="utf-8"))

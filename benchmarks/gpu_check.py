@@ -5,7 +5,7 @@ Curator, no Ray, no network. What else the check needs travels: the wheels of `s
 and the data and models `prepare` builds here into `.gpu_check/` (both made by `scripts/gpu_wheels.sh`). The project's
 own code is imported from the source tree through a shim (`use_project`), so the modules a part needs must import
 without Curator or NeMo: the MinHash kernel (`curator_stages/minhash.py`), the LSH steps (`curator_stages/lsh.py`),
-the generation loop and the server (`recipes/serving/`), the reward (`cantonese/rewards.py`).
+the generation loop and the server (`serving/`), the reward (`cantonese/rewards.py`).
 
 Parts, in order, each with its share of `--budget` seconds; one part's failure is recorded with its traceback and
 never stops the next:
@@ -488,7 +488,7 @@ def part_serving(report: Report, budget: float, sizes: Sizes, device: str, trave
     try:
         import httpx
 
-        from canto_nemo.recipes.serving.server import build_app, serving
+        from canto_nemo.serving.server import build_app, serving
     except ImportError as error:
         report.figure(p, "server", f"not available ({error}): the generation loop alone")
         _generation_only(report, folder, sizes, device)
@@ -533,7 +533,7 @@ def part_serving(report: Report, budget: float, sizes: Sizes, device: str, trave
 
 
 def _generation_only(report: Report, folder: str, sizes: Sizes, device: str) -> None:
-    from canto_nemo.recipes.serving.generation import Engine, Sampling
+    from canto_nemo.serving.generation import Engine, Sampling
 
     engine = Engine(folder, device)
     ids = engine.encode(PROMPT)
@@ -549,7 +549,7 @@ def _generation_only(report: Report, folder: str, sizes: Sizes, device: str) -> 
 
 
 def _answers(folder: str, prompts: list[str], device: str, max_tokens: int) -> list[str]:
-    from canto_nemo.recipes.serving.generation import Engine, Sampling
+    from canto_nemo.serving.generation import Engine, Sampling
 
     engine = Engine(folder, device)
     sampling = Sampling(max_tokens=max_tokens, temperature=0)
@@ -558,8 +558,8 @@ def _answers(folder: str, prompts: list[str], device: str, max_tokens: int) -> l
 
 
 def part_alignment(report: Report, budget: float, sizes: Sizes, device: str, travel: Path) -> None:
+    from canto_nemo.alignment import align
     from canto_nemo.cantonese.rewards import dialect_reward
-    from canto_nemo.recipes.alignment import align
 
     p = "alignment"
     model = str(travel / "tiny" / "hf")

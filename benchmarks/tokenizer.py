@@ -89,9 +89,9 @@ def throughput(corpus: Path, tokenizer_dir: str, repeat: int, work: Path) -> lis
     import torch
     from megatron.core.datasets.indexed_dataset import IndexedDatasetBuilder
 
+    from canto_nemo.curator_stages.corpus import documents
     from canto_nemo.recipes import megatron_data as md
     from canto_nemo.recipes import tokenizer as tok
-    from canto_nemo.recipes.corpus import documents
 
     docs = list(documents(str(corpus)))
     big = work / "big"

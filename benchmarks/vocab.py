@@ -42,7 +42,7 @@ SHARED = ROOT.parent / "shared" / "data"
 
 RUN = """
 import json, sys, time
-from canto_nemo.recipes.vocab import build
+from canto_nemo.vocabulary.mine import build
 corpus, output, max_chars, segment_share = json.loads(sys.argv[1])
 began = time.perf_counter()
 summary = build(corpus, output, max_chars=max_chars, segment_share=segment_share, progress=lambda m: None)
@@ -95,7 +95,7 @@ def check_lists() -> dict[str, set[str]]:
 def quality(vocab_dir: Path, lists: dict[str, set[str]]) -> dict:
     """The two checks on one vocabulary, the anchor beside the second."""
     from canto_nemo.cantonese.vocab import VOCABULARY
-    from canto_nemo.recipes.vocab import load_vocab
+    from canto_nemo.vocabulary.mine import load_vocab
 
     entries = load_vocab(vocab_dir)
     folded = dict(zip((e["word"] for e in entries), VOCABULARY.fold([e["word"] for e in entries]), strict=True))

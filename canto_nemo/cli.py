@@ -263,7 +263,7 @@ def curate(args: list[str]) -> int:
     if missing:
         raise UsageError(f"missing {' and '.join(missing)}; e.g. input=posts.jsonl output=out/")
     stats = CurationWorkflow.run_config(cfg)
-    from canto_nemo.demo import print_summary
+    from canto_nemo.curator_stages.stats import print_summary
 
     print_summary(stats, cfg.output)
     return 0 if stats["reconciled"] else 1
@@ -381,7 +381,7 @@ def demo(args: list[str]) -> int:
 
 def eval_(args: list[str]) -> int:
     if any(a.startswith("rescore=") for a in args):
-        from canto_nemo.recipes.evaluation import rescore as published
+        from canto_nemo.evaluation import rescore as published
 
         def rescore(rescore: str, task: str) -> dict:  # the option names the command line uses
             return published.rescore(rescore, task)
@@ -390,21 +390,21 @@ def eval_(args: list[str]) -> int:
         if result is not None:
             print(json.dumps(result, ensure_ascii=False))
         return 0
-    from canto_nemo.recipes.evaluation.run import evaluate
+    from canto_nemo.evaluation.run import evaluate
 
     call("eval", "model=HF_DIR|endpoint=URL output=DIR [tasks=[...]] [limit=N]", args, evaluate)
     return 0
 
 
 def serve(args: list[str]) -> int:
-    from canto_nemo.recipes.serving.server import serve as run
+    from canto_nemo.serving.server import serve as run
 
     call("serve", "model=HF_DIR | endpoint=URL [host=127.0.0.1] [port=8000] [api_key=KEY]", args, run)
     return 0
 
 
 def vocab(args: list[str]) -> int:
-    from canto_nemo.recipes.vocab import build
+    from canto_nemo.vocabulary.mine import build
 
     call("vocab", "corpus=PATH output=DIR [max_words=20000] [key=value ...]", args, build)
     return 0
@@ -412,22 +412,22 @@ def vocab(args: list[str]) -> int:
 
 def instruct(args: list[str]) -> int:
     if args and args[0] == "preference":
-        from canto_nemo.recipes.alignment.preference import preference
+        from canto_nemo.alignment.preference import preference
 
         call("instruct preference", "sft=DIR|FILE output=DIR [endpoint=URL | word_lists=DIR]", args[1:], preference)
         return 0
-    from canto_nemo.recipes.alignment.instruct import instruct as run
+    from canto_nemo.alignment.instruct import instruct as run
 
     call("instruct", "endpoint=URL output=DIR [lexicon=20] [personas=10] [documents=DIR] [seeds=FILE]", args, run)
     return 0
 
 
 def align(args: list[str]) -> int:
-    from canto_nemo.recipes.alignment import align as methods
+    from canto_nemo.alignment import align as methods
 
     actions = {"sft": methods.sft, "dpo": methods.dpo, "grpo": methods.grpo}
     if args and args[0] == "nemo-rl":
-        from canto_nemo.recipes.alignment.nemo_rl import nemo_rl_run
+        from canto_nemo.alignment.nemo_rl import nemo_rl_run
 
         result = call("align nemo-rl", "method=dpo|grpo model=HF_DIR data=DIR output=DIR [nodes=1] "
                       "[gpus_per_node=8]", args[1:], nemo_rl_run)

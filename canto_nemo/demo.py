@@ -4,7 +4,6 @@ command makes."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -28,7 +27,8 @@ def inputs() -> list[str]:
 
 def run(output: str = "demo_out", steps: int = 300, overwrite: bool = True) -> int:
     """The whole demo into `output` (by default rewritten on every run: it is the demo's own folder)."""
-    from canto_nemo.curator_stages.outputs import prepare_output_dir
+    from canto_nemo.common.outputs import prepare_output_dir
+    from canto_nemo.curator_stages.stats import print_summary
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
     prepare_output_dir(output, overwrite)
@@ -44,42 +44,11 @@ def run(output: str = "demo_out", steps: int = 300, overwrite: bool = True) -> i
     return training(Path(output), steps, stats)
 
 
-def print_summary(stats: dict, output: str) -> None:
-    print()
-    print(f"{'stage':<18}{'in':>10}{'rejected':>10}{'out':>10}  reasons")
-    for s in stats["stages"]:
-        reasons = ", ".join(f"{k} {v}" for k, v in list(s["reasons"].items())[:4])
-        print(f"{s['stage']:<18}{s['in']:>10,}{s['rejected']:>10,}{s['out']:>10,}  {reasons}")
-    verdict = "reconciled" if stats["reconciled"] else "NOT RECONCILED: documents were lost"
-    print(f"\ndocuments in {stats['documents_in']:,} = curated {stats['documents_out']:,} + rejected "
-          f"{stats['documents_rejected']:,}: {verdict}  ({stats['elapsed_s']} s)")
-    print(f"curated: {output}/curated/  rejects: {output}/rejects/  stats: {output}/stats.json  "
-          f"report: {output}/report.html")
-
-
-REPLAY_MAX_SCORE = 0.1  # confident written Chinese only: at most a 10% chance of being Cantonese
-
-
-def written_chinese_rejects(out: Path) -> str | None:
-    """The confident written Chinese the dialect step set aside, as JSONL: the replay part of the continued-pretraining
-    blend (so that a base model keeps its written Chinese; Cantonese in it would defeat the purpose)."""
-    from canto_nemo.curator_stages.stats import jsonl_records
-
-    lines = [json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n"
-             for r in jsonl_records(out / "rejects") if r.get("reason") == "written_chinese" and r.get("text")
-             and (r.get("dialect_score") or 0) <= REPLAY_MAX_SCORE]
-    if not lines:
-        return None
-    path = out / "replay" / "written_chinese.jsonl"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(lines), encoding="utf-8")
-    return str(path)
-
-
 def training(out: Path, steps: int, stats: dict) -> int:
     """Curated text -> tokenizers -> Megatron data -> smoke training, then one screen of results."""
     from canto_nemo.recipes import megatron_data, smoke_train
     from canto_nemo.recipes import tokenizer as tok
+    from canto_nemo.recipes.blend import replay_from_rejects
 
     print("\ncanto-nemo demo [2/6]: training a tokenizer from scratch and extending Qwen2.5's")
     # A small vocabulary keeps the CPU smoke model's output layer cheap; the extended one is for the NeMo recipes.
@@ -92,7 +61,7 @@ def training(out: Path, steps: int, stats: dict) -> int:
                                     overwrite=True)
     # Replay data for continued pretraining (conf/recipe/data/demo_qwen25_replay.yaml): the written Chinese that
     # the dialect step set aside, so the base model keeps its written Chinese.
-    replay = written_chinese_rejects(out)
+    replay = replay_from_rejects(out)
     if replay is not None:
         try:
             megatron_data.build(replay, str(out / "tokenizer_qwen2.5"), str(out / "megatron" / "replay_zh_qwen2.5"),
@@ -169,7 +138,7 @@ def evaluate(out: Path, smoke: dict) -> str | None:
     """The smoke model before and after training, side by side (canto-nemo eval): bits per character on ud_hk's
     held-out Cantonese, and zh->yue translation with the dialect of its answers. None when the evaluation data is
     not beside the repository."""
-    from canto_nemo.recipes.evaluation.run import evaluate as run_eval
+    from canto_nemo.evaluation.run import evaluate as run_eval
 
     held_out, benchmark = shared_data() / "ud_hk" / "yue_hk-ud-test.conllu", shared_data() / "yue_benchmark"
     if smoke.get("hf") is None or not held_out.is_file() or not benchmark.is_dir():

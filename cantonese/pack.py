@@ -22,6 +22,8 @@ class CantonesePack(CjkPack):
     default_keep_labels = ("cantonese", "neutral", "mixed")
     corpus_scheme = corpora.SCHEME
     corpus_licences = corpora.LICENCES  # the dataset card's licence of each packaged corpus
+    target_label = "cantonese"
+    standard_label = "written_chinese"
 
     def lexicon(self) -> frozenset[str]:
         return lexicon.words()
@@ -43,6 +45,21 @@ class CantonesePack(CjkPack):
 
     def corpora(self) -> Mapping[str, Callable[[], Iterator[tuple[str, str]]]]:
         return corpora.CORPORA
+
+    def off_script_share(self, text: str) -> float:
+        from canto_nemo.cantonese.rewards import simplified_char_share
+
+        return simplified_char_share(text)
+
+    def reward(self, completions: Sequence, **columns) -> list[float]:
+        from canto_nemo.cantonese.rewards import dialect_reward
+
+        return dialect_reward(completions, **columns)
+
+    def instruction_data(self):
+        from canto_nemo.cantonese import instruct
+
+        return instruct
 
     def __reduce__(self):
         # Ray pickles stages with their pack; the pack is a singleton and rebuilds its caches on the worker.

@@ -1,4 +1,4 @@
-"""The Cantonese language data of the mined vocabulary (`canto_nemo.recipes.vocab`): the written-Chinese side the
+"""The Cantonese language data of the mined vocabulary (`canto_nemo.vocabulary.mine`): the written-Chinese side the
 corpus is held against, the segmenter used as a second signal, and the annotations of each entry.
 
 What the miner may use to rank (selection): the written side of ../shared/data/dialect_train (kaifangcidian's parallel
@@ -32,7 +32,7 @@ SENTENCE_ENDS = "。！？!?；;\n"
 
 
 class CantoneseVocabularyData:
-    """What `canto_nemo.recipes.vocab` asks of a language (a pack's `vocab.VOCABULARY`)."""
+    """What `canto_nemo.vocabulary.mine` asks of a language (a pack's `vocab.VOCABULARY`)."""
 
     script_class = r"\p{Han}"
     sentence_ends = SENTENCE_ENDS

@@ -88,6 +88,11 @@ class LanguagePack(ABC):
     default_keep_labels: tuple[str, ...] = ()
     # URI scheme of the corpora the pack can read from installed packages ("pycantonese:hkcancor"), if any.
     corpus_scheme: str | None = None
+    # After curation: the label a model's answers should get (what the evaluation's fidelity metric counts and the
+    # reward pays for) and the label of the standard written variety (the replay data, a preference pair's rejected
+    # side). None: the pack has no variety to aim at.
+    target_label: str | None = None
+    standard_label: str | None = None
 
     @abstractmethod
     def lexicon(self) -> frozenset[str]:
@@ -117,6 +122,24 @@ class LanguagePack(ABC):
     def corpora(self) -> Mapping[str, Callable[[], Iterator[tuple[str, str]]]]:
         """Packaged corpora by name: each a function yielding (local id, text). Default: none."""
         return {}
+
+    def off_script_share(self, text: str) -> float:
+        """The share of the text's script characters that the target variety does not write (for Cantonese:
+        Simplified-only characters); reported by the evaluation and the server, penalised by a reward. Default: 0.0."""
+        return 0.0
+
+    def reward(self, completions: Sequence, **columns) -> list[float]:
+        """One reward in [0, 1] per completion (strings or chat messages), in TRL's reward-function shape (other
+        dataset columns come by name): the alignment runs optimise it and the evaluation reports its mean."""
+        msg = f"language pack {self.name!r} defines no reward: implement LanguagePack.reward"
+        raise NotImplementedError(msg)
+
+    def instruction_data(self):
+        """The module (or object) the instruction and preference generators take their prompts from: SYSTEM_PROMPT,
+        lexicon_seeds, persona_seeds, vocabulary_seeds, document_seeds, answer_prompt, refusal_patterns,
+        TO_WRITTEN_CHINESE and WrittenChineseConverter (see canto_nemo/cantonese/instruct.py)."""
+        msg = f"language pack {self.name!r} has no instruction data: implement LanguagePack.instruction_data"
+        raise NotImplementedError(msg)
 
     def mixed_script_words(self) -> frozenset[str]:
         """Lexicon words that mix the script with other characters (e.g. "IT狗"): cleaning must not split them."""
@@ -171,6 +194,13 @@ def built_once(pack: LanguagePack, what: str, build: Callable[[], T], *key: Hash
     if cache_key not in _BUILT:
         _BUILT[cache_key] = build()
     return _BUILT[cache_key]
+
+
+def detect(pack: LanguagePack | str, texts: Sequence[str]) -> list[DialectResult]:
+    """The pack's dialect detector on `texts`, the detector built once per process (for code after curation: the
+    evaluation, the rewards, the server)."""
+    obj = get_pack(pack)
+    return built_once(obj, "dialect_detector", obj.dialect_detector).detect_batch(list(texts))
 
 
 def corpus_reader(uri: str) -> Callable[[], Iterator[tuple[str, str]]] | None:

@@ -115,3 +115,17 @@ class DialectTally:
 def _histogram(values: list[float], bins: list[float]) -> dict:
     counts, _ = np.histogram(np.asarray(values, dtype=float), bins=bins)
     return {"bins": bins, "counts": counts.tolist()}
+
+
+def print_summary(stats: dict, output: str) -> None:
+    """The run's funnel, one line per stage, and where its outputs are (what `canto-nemo curate` prints)."""
+    print()
+    print(f"{'stage':<18}{'in':>10}{'rejected':>10}{'out':>10}  reasons")
+    for s in stats["stages"]:
+        reasons = ", ".join(f"{k} {v}" for k, v in list(s["reasons"].items())[:4])
+        print(f"{s['stage']:<18}{s['in']:>10,}{s['rejected']:>10,}{s['out']:>10,}  {reasons}")
+    verdict = "reconciled" if stats["reconciled"] else "NOT RECONCILED: documents were lost"
+    print(f"\ndocuments in {stats['documents_in']:,} = curated {stats['documents_out']:,} + rejected "
+          f"{stats['documents_rejected']:,}: {verdict}  ({stats['elapsed_s']} s)")
+    print(f"curated: {output}/curated/  rejects: {output}/rejects/  stats: {output}/stats.json  "
+          f"report: {output}/report.html")

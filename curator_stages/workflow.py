@@ -304,7 +304,7 @@ class CurationWorkflow:
         return fuse(stages) if self.fuse else stages
 
     def _prepare_output(self) -> None:
-        from canto_nemo.curator_stages.outputs import prepare_output_dir
+        from canto_nemo.common.outputs import prepare_output_dir
 
         out = Path(self.output)
         if not self.overwrite and (out / "_work").is_dir() and not (out / SUCCESS).exists():

@@ -117,7 +117,7 @@ def blend(prefixes: list[str], budget: int, output: str, shares: list[float] | N
           temperature: float | None = None, max_epochs: float = DEFAULT_MAX_EPOCHS, overwrite: bool = False,
           progress=print) -> dict:
     """Plans the blend and writes `output` (JSON: paths, table) and `output` with .md (the table)."""
-    from canto_nemo.curator_stages.outputs import prepare_output_files
+    from canto_nemo.common.outputs import prepare_output_files
 
     rows = plan(list(prefixes), int(budget), shares=list(shares) if shares is not None else None,
                 temperature=temperature, max_epochs=max_epochs)
@@ -145,3 +145,25 @@ def load_paths(file: str) -> dict:
     if not isinstance(found, dict) or "train" not in found:
         raise BlendError(f"blend file {file} has no paths.train (write one with canto-nemo blend)")
     return found
+
+
+REPLAY_MAX_SCORE = 0.1  # confident standard writing only: at most a 10% chance of being in the target variety
+
+
+def replay_from_rejects(out: Path, pack: str = "cantonese") -> str | None:
+    """The confident standard writing (for Cantonese: written Chinese) that a curation run's dialect step set aside,
+    as JSONL under `out/replay/`: the replay part of a continued-pretraining blend, so that a base model keeps its
+    standard writing (text in the target variety would defeat the purpose). None when there is none."""
+    from canto_nemo.curator_stages.language_pack import get_pack
+    from canto_nemo.curator_stages.stats import jsonl_records
+
+    standard = get_pack(pack).standard_label
+    lines = [json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n"
+             for r in jsonl_records(Path(out) / "rejects") if r.get("reason") == standard and r.get("text")
+             and (r.get("dialect_score") or 0) <= REPLAY_MAX_SCORE]
+    if not lines:
+        return None
+    path = Path(out) / "replay" / f"{standard}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(lines), encoding="utf-8")
+    return str(path)

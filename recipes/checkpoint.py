@@ -31,7 +31,7 @@ def resize_embeddings(base: str, tokenizer: str, output: str, overwrite: bool = 
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from canto_nemo.curator_stages.outputs import prepare_output_dir
+    from canto_nemo.common.outputs import prepare_output_dir
     from canto_nemo.recipes.tokenizer import metadata
 
     meta = metadata(tokenizer)

@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from canto_nemo.curator_stages.outputs import prepare_output_files
+from canto_nemo.common.outputs import prepare_output_files
+from canto_nemo.curator_stages.corpus import Skipped, partition_documents, resolve_inputs
 from canto_nemo.curator_stages.readers import partitions
-from canto_nemo.recipes.corpus import Skipped, partition_documents, resolve_inputs
 
 SPLITS = ("train", "validation")
 HASH_BUCKETS = 1_000_000
@@ -202,7 +202,7 @@ def read_back(prefix: str):
 
 def validation_texts(input, validation_fraction: float, text_field: str = "text") -> list[str]:
     """The texts that `build` put into the validation split (held out from training)."""
-    from canto_nemo.recipes.corpus import documents
+    from canto_nemo.curator_stages.corpus import documents
 
     return [text for doc_id, text in documents(input, text_field) if split_of(doc_id, validation_fraction) ==
             "validation"]

@@ -28,7 +28,7 @@ from megatron.core.models.gpt.gpt_layer_specs import get_gpt_layer_local_spec
 from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
 from megatron.core.transformer import TransformerConfig
 
-from canto_nemo.curator_stages.outputs import prepare_output_dir
+from canto_nemo.common.outputs import prepare_output_dir
 
 __all__ = ["export_hf", "smoke_train"]
 ROTARY_BASE = 10_000

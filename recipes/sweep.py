@@ -115,7 +115,7 @@ def generate(recipe: str, nodes: int, gpus_per_node: int, output: str, sweep: st
     `recipe_overrides` to the recipe's conf/recipe/ composition (e.g. ["model=llama32_1b"])."""
     from nemo.collections.llm.tools.auto_configurator import generate_configs
 
-    from canto_nemo.curator_stages.outputs import prepare_output_dir
+    from canto_nemo.common.outputs import prepare_output_dir
 
     out = prepare_output_dir(output, overwrite)
     cfg = compose_sweep(sweep, overrides)

@@ -22,9 +22,9 @@ from pathlib import Path
 import regex
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
-from canto_nemo.curator_stages.outputs import prepare_output_dir
+from canto_nemo.common.outputs import prepare_output_dir
+from canto_nemo.curator_stages.corpus import Skipped, documents
 from canto_nemo.recipes import bpe
-from canto_nemo.recipes.corpus import Skipped, documents
 
 # Megatron pads the embedding to a multiple of this (times tensor parallelism); NeMo's default.
 DIVISIBLE_BY = 128
@@ -184,7 +184,7 @@ def extend(base: str, corpus, output: str, *, new_merges: int = 16000, min_frequ
     pack_obj = get_pack(pack)
     lexicon_words = set(pack_obj.lexicon())
     if lexicon is not None:
-        from canto_nemo.recipes.vocab import vocab_words
+        from canto_nemo.vocabulary.mine import vocab_words
 
         lexicon_words |= set(vocab_words(lexicon))  # read before the output is touched: a bad folder changes nothing
     prepare_output_dir(output, overwrite)

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# The chat page's browser test (tests/recipes/test_chat_page.py) drives Debian's Chromium, and its screenshots need
+# The chat page's browser test (tests/serving/test_chat_page.py) drives Debian's Chromium, and its screenshots need
 # CJK fonts. Checked before the .venv shortcut below, so a fresh CI machine with a cached .venv gets them too;
 # installed only where missing and where this script may (root, apt-get); anywhere else the test skips, saying why.
 if command -v dpkg-query >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then

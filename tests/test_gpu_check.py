@@ -38,8 +38,8 @@ assert "site-packages" not in canto_nemo.__path__[0] and "canto_nemo_shim_" in c
 from canto_nemo.curator_stages import lsh, minhash
 from canto_nemo.curator_stages.language_pack import get_pack
 from canto_nemo.cantonese.rewards import dialect_reward
-from canto_nemo.recipes.serving import generation, server
-from canto_nemo.recipes.alignment import align
+from canto_nemo.serving import generation, server
+from canto_nemo.alignment import align
 pack = get_pack("cantonese")  # by name: the shim's entry points
 sig = minhash.signatures(["香港嘅天氣好熱", "香港的天氣好熱"], minhash.MinHashConfig(), "cpu", pack)
 assert sig.shape == (2, 128)

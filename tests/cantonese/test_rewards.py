@@ -10,9 +10,9 @@ import statistics
 import opencc
 import pytest
 
+from canto_nemo.alignment.nemo_rl_env import rewards_for
 from canto_nemo.cantonese.rewards import FLOOR, answer_match, completion_text, dialect_reward, last_number
-from canto_nemo.recipes.alignment.nemo_rl_env import rewards_for
-from canto_nemo.recipes.evaluation import scoring
+from canto_nemo.evaluation import scoring
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from canto_nemo.cantonese import PACK
 from canto_nemo.cantonese.instruct import refusal_patterns
 from canto_nemo.curator_stages import instruct as stages
 from canto_nemo.curator_stages.rejects import ScoreFilterWithRejects
-from canto_nemo.recipes.serving.server import build_app, serving
+from canto_nemo.serving.server import build_app, serving
 
 
 def batch(rows: list[dict]) -> DocumentBatch:

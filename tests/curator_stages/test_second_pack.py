@@ -1,5 +1,6 @@
 """The language-pack boundary holds: a second pack (tests/curator_stages/second_pack, registered through the entry
-point like any installed pack) runs the whole curation pipeline, and no stage module imports a pack."""
+point like any installed pack) runs the whole curation pipeline and what comes after it (the evaluation's fidelity
+metric, the alignment reward, the server's language check), and no stage module imports a pack."""
 
 import ast
 import json
@@ -50,3 +51,35 @@ def test_a_second_pack_runs_the_whole_pipeline(tmp_path):
     assert sorted(d["id"] for d in curated) == ["in.jsonl:1", "toycorpus:sample:1"]
     assert "<EMAIL>" in next(d["text"] for d in curated if d["id"] == "in.jsonl:1")
     assert {d["dialect_label"] for d in curated} == {"toy"}
+
+
+AFTER_CURATION = """
+import json, httpx
+from canto_nemo.evaluation import scoring
+from canto_nemo.alignment.nemo_rl_env import rewards_for
+from canto_nemo.serving.server import build_app, serving
+
+answers = ["Mira ka tolen ka.", "Mira tolen vesi.", "Mira ka ſori ka."]
+out = {"fidelity": scoring.fidelity(answers, pack="toy"),
+       "rewards": rewards_for([[{"role": "assistant", "content": a}] for a in answers], [None] * 3, pack="toy")}
+# The server fronting an endpoint that is never called: /v1/dialect is answered by the server itself.
+with serving(build_app(endpoint="http://127.0.0.1:9", pack="toy")) as url:
+    out["dialect"] = httpx.post(url + "/v1/dialect", json={"text": "Mira ka tolen."}).json()
+print(json.dumps(out))
+"""
+
+
+def test_a_second_pack_runs_fidelity_reward_and_the_servers_language_check():
+    env = {**os.environ, "PYTHONPATH": str(SECOND_PACK)}
+    done = subprocess.run([sys.executable, "-c", AFTER_CURATION], capture_output=True, text=True, timeout=300,
+                          env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    fidelity = out["fidelity"]
+    assert fidelity["labels"] == {"toy": 2 / 3, "standard": 1 / 3}
+    assert fidelity["cantonese_share"] == 2 / 3  # the share with the pack's target label, named so in results files
+    assert 0 < fidelity["simplified_char_share"] < 0.1  # one "ſ" among the third answer's letters
+    rewards = out["rewards"]
+    assert rewards[1] == 0.5 and rewards[0] > rewards[2] > rewards[1]  # the pack's reward, not Cantonese's
+    assert fidelity["dialect_reward"] == sum(rewards) / 3
+    assert out["dialect"]["label"] == "toy" and out["dialect"]["simplified_share"] == 0.0

@@ -53,7 +53,7 @@ def built(corpus, tokenizer_dir, tmp_path_factory) -> dict:
 
 
 def expected_documents(corpus: Path, tokenizer_dir: str, fraction: float) -> dict[str, list[list[int]]]:
-    from canto_nemo.recipes.corpus import documents
+    from canto_nemo.curator_stages.corpus import documents
 
     t, info = tok.resolve(tokenizer_dir)
     eod = tok.eod_id(t, info)

@@ -32,6 +32,8 @@ class ToyPack(LanguagePack):
     dialect_labels = ("toy", "standard", "other")
     default_keep_labels = ("toy",)
     corpus_scheme = "toycorpus"
+    target_label = "toy"
+    standard_label = "standard"
 
     def lexicon(self):
         return frozenset({"mira", "tolen", "vesi", "ka"})
@@ -53,6 +55,16 @@ class ToyPack(LanguagePack):
 
     def corpora(self):
         return {"sample": _sample}
+
+    def off_script_share(self, text):
+        # "ſ" is the toy language's old spelling: a model that writes it is off script.
+        letters = re.findall(r"[a-zſ]", text.lower())
+        return letters.count("ſ") / len(letters) if letters else 0.0
+
+    def reward(self, completions, **columns):
+        texts = [c if isinstance(c, str) else c[-1]["content"] for c in completions]
+        results = ToyDetector().detect_batch(texts)
+        return [r.score * (1 - self.off_script_share(t)) for r, t in zip(results, texts, strict=True)]
 
 
 PACK = ToyPack()

@@ -1,0 +1,1 @@
+"""Plumbing every command may import, and that imports nothing else of this project: where outputs go (`outputs`)."""
