@@ -10,6 +10,8 @@ Ray's included, so that shared memory counts once):
   stats.json (NeMo Curator's own per-stage metrics).
 - `ours_unfused`: the same with fuse=false (one engine stage per stage, as before the stages were fused).
 - `ours_no_dedup`: `ours` with exact_dedup=false fuzzy_dedup=false: one pass, the same shape as the anchors.
+- `ours_actor_pool`, `ours_xenna`: `ours` on NeMo Curator's other executors (executor=ray_actor_pool, executor=xenna),
+  in which a stage is set up once per actor and stays, instead of Ray Data's tasks.
 - `stock_curator`: NeMo Curator's stock text pipeline of the same shape: its JsonlReader, one `Modify` per modifier,
   one `ScoreFilter` per filter (our dialect labeller and Filter, no rejects), its JsonlWriter; no dedup.
 - `datatrove`: datatrove's LocalPipelineExecutor (2 tasks, 2 workers) with equivalent steps calling the same
@@ -84,11 +86,11 @@ def scaled_folder(work: Path, copies: int) -> Path:
 
 # ---- the systems, each run in a child process ------------------------------------------------------------------
 
-def run_ours(folder: str, out: str, fuse: bool, dedup: bool = True) -> dict:
+def run_ours(folder: str, out: str, fuse: bool, dedup: bool = True, executor: str = "ray_data") -> dict:
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
     cfg = compose([f"input={folder}", f"output={out}", f"fuse={str(fuse).lower()}",
-                   f"exact_dedup={str(dedup).lower()}", f"fuzzy_dedup={str(dedup).lower()}"])
+                   f"exact_dedup={str(dedup).lower()}", f"fuzzy_dedup={str(dedup).lower()}", f"executor={executor}"])
     stats = CurationWorkflow.run_config(cfg)  # as `canto-nemo curate` runs it
     return {"documents_out": stats["documents_out"], "timings": stats["timings"]}
 
@@ -220,6 +222,8 @@ def run_ceiling(folder: str, out: str) -> dict:
 
 SYSTEMS = {"ours": lambda f, o: run_ours(f, o, True), "ours_unfused": lambda f, o: run_ours(f, o, False),
            "ours_no_dedup": lambda f, o: run_ours(f, o, True, dedup=False),
+           "ours_actor_pool": lambda f, o: run_ours(f, o, True, executor="ray_actor_pool"),
+           "ours_xenna": lambda f, o: run_ours(f, o, True, executor="xenna"),
            "stock_curator": run_stock, "datatrove": run_datatrove, "ceiling": run_ceiling}
 
 
