@@ -68,3 +68,11 @@ def test_the_rules_catch_a_violation(tmp_path):
     assert not allowed("serving", "server.py", "cantonese")
     assert not allowed("cantonese", "dialect.py", "curator_stages.workflow")
     assert allowed("cantonese", "train_dialect.py", "curator_stages.decontaminate")
+
+
+def test_no_function_in_the_package_is_over_120_lines():
+    long = [f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({node.end_lineno - node.lineno + 1} lines)"
+            for room in [*ALLOWED, "canto_nemo"] for path in (ROOT / room).rglob("*.py")
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno - node.lineno >= 120]
+    assert not long, "\n".join(long)

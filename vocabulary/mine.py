@@ -415,7 +415,60 @@ def _build(
     if stats["documents"] == 0:
         raise ValueError(f"no documents in {corpus}: nothing to mine a vocabulary from")
 
-    # Character ids: the script's characters by frequency (1 = most frequent); everything else is 0, a break.
+    table, chars, in_script, total, script = _char_table(char_counts, language, corpus)
+    counts, sample_counts, peak_table_bytes = _count(spill, table, sampled, max_length, min_count, progress)
+    step("count")
+    candidates = _cohesive(counts, total, max_length, min_pmi)
+    rows, lengths = _free(spill, table, chars, candidates, sample_counts, min_entropy)
+    rows = _rank(rows, segmented, max_words)
+    progress(f"vocab: {len(rows):,} words ranked")
+    step("cohesion_and_entropy")
+    words = [r["word"] for r in rows]
+    specific, n_reference, n_dictionary = _specificity(rows, language, script, total, lengths, max_length,
+                                                       min_specificity, progress)
+    step("specificity")
+
+    # Pass 3: example sentences, from distinct documents where there are enough.
+    found = _examples(rows, spill, table, language, examples)
+    progress("vocab: example sentences found; annotating")
+    step("examples")
+    annotations = language.annotate(words, [[e["text"] for e in found[i]] for i in range(len(rows))])
+    _mark(rows, annotations, specific)
+    step("annotate")
+    entries = _entries(rows, annotations, found)
+    summary = {
+        "corpus": [str(c) for c in ([corpus] if isinstance(corpus, str | Path) else corpus)],
+        **stats,
+        "script_characters": total,
+        "distinct_characters": len(in_script),
+        "entries": len(entries),
+        "cantonese_specific": sum(e["cantonese_specific"] for e in entries),
+        "segmenter_sample_documents": len(sampled),
+        "peak_count_table_bytes": peak_table_bytes,
+        "parameters": {
+            "max_words": max_words,
+            "max_length": max_length,
+            "min_count": min_count,
+            "min_pmi": min_pmi,
+            "min_entropy": min_entropy,
+            "segment_share": segment_share,
+            "min_specificity": min_specificity,
+            "examples": examples,
+        },
+        "reference": {"text_characters": n_reference, "dictionary_total": n_dictionary},
+    }
+    _write(work, entries, summary)  # without the time taken: the same corpus gives the same files
+    step("write")
+    summary["seconds"] = round(time.perf_counter() - began, 1)
+    summary["seconds_by_step"] = steps
+    progress(f"vocab: {len(entries):,} entries ({summary['cantonese_specific']:,} Cantonese-specific) -> {out}")
+    return summary
+
+
+def _char_table(char_counts: np.ndarray, language, corpus):
+    """Character ids: the script's characters by frequency (1 = most frequent); everything else is 0, a break.
+    Returns the code-point table, the characters by id, the script's code points, their total count and the
+    script's regex."""
     present = np.flatnonzero(char_counts)
     script = regex.compile(rf"[{language.script_class}]")
     in_script = [c for c in present.tolist() if script.match(chr(c))]
@@ -427,7 +480,11 @@ def _build(
     if total == 0:
         raise ValueError(f"no {language.script_class} characters in {corpus}: nothing to mine a vocabulary from")
 
-    # Pass 1: n-gram counts, the whole corpus and the segmenter's sample.
+    return table, chars, in_script, total, script
+
+
+def _count(spill: Spill, table: np.ndarray, sampled, max_length: int, min_count: int, progress):
+    """Pass 1: n-gram counts over the whole corpus and over the segmenter's sample, pruned to min_count."""
     counts = {n: KeyCounts() for n in range(1, max_length + 1)}
     sample_counts = {n: KeyCounts() for n in range(2, max_length + 1)}
     peak_table_bytes = 0
@@ -446,10 +503,13 @@ def _build(
     for table_n in counts.values():
         table_n.prune(min_count)
     progress(f"vocab: {', '.join(f'{len(t.keys):,} {n}-grams' for n, t in counts.items())} seen {min_count}+ times")
-    step("count")
 
-    # Cohesion: PMI of the weakest split, p(x) = count(x) / characters for every length.
-    mask = (1 << BITS) - 1
+    return counts, sample_counts, peak_table_bytes
+
+
+def _cohesive(counts: dict, total: int, max_length: int, min_pmi: float) -> dict:
+    """Cohesion: PMI of the weakest split, p(x) = count(x) / characters for every length; n -> (keys, counts, pmi)
+    of the candidates that hold together (single characters all, with no PMI)."""
     candidates: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # n -> (keys, counts, pmi)
     for n in range(2, max_length + 1):
         keys, freq = counts[n].keys, counts[n].counts
@@ -463,7 +523,14 @@ def _build(
     singles = counts[1]
     candidates[1] = (singles.keys, singles.counts, np.full(len(singles.keys), np.nan))
 
-    # Pass 2: neighbours of the candidates -> left and right branching entropy; the documents each occurs in.
+    return candidates
+
+
+def _free(spill: Spill, table: np.ndarray, chars: list[str], candidates: dict, sample_counts: dict,
+          min_entropy: float) -> tuple[list[dict], np.ndarray]:
+    """Pass 2: neighbours of the candidates -> left and right branching entropy, and the documents each occurs in;
+    the candidates free on both sides as rows, and each document's script characters."""
+    mask = (1 << BITS) - 1
     left_pairs = {n: KeyCounts() for n in candidates}
     right_pairs = {n: KeyCounts() for n in candidates}
     in_documents = {n: np.zeros(len(keys), dtype=np.int64) for n, (keys, _, _) in candidates.items()}
@@ -508,6 +575,11 @@ def _build(
                     "documents": int(in_documents[n][i]),
                 }
             )
+    return rows, lengths
+
+
+def _rank(rows: list[dict], segmented, max_words: int) -> list[dict]:
+    """Scores the rows (see the module docstring), keeps the best max_words, marks what the segmenter cuts apart."""
     # A single character has no split to hold together and is one token for any segmenter: it ranks with the median
     # cohesion of the longer candidates and no evidence from the segmenter either way.
     cohesions = [r["pmi"] for r in rows if r["pmi"] is not None]
@@ -528,9 +600,13 @@ def _build(
     )
     for row, bound_r in zip(rows, joined_bound, strict=True):
         row["segmenter_splits"] = bool(bound_r < 0.5)
-    progress(f"vocab: {len(rows):,} words ranked")
-    step("cohesion_and_entropy")
+    return rows
 
+
+def _specificity(rows: list[dict], language, script, total: int, lengths: np.ndarray, max_length: int,
+                 min_specificity: float, progress) -> tuple[set, int, int]:
+    """Specificity of each row against the written references and the reference dictionary, and the phrases around a
+    word; returns the specific words and the two references' sizes."""
     # Specificity against the written references (folded to one spelling).
     words = [r["word"] for r in rows]
     folded = language.fold(words)
@@ -580,13 +656,11 @@ def _build(
         f"vocab: specificity against {n_reference:,} characters of written Chinese and {len(frequencies):,} "
         "dictionary words"
     )
-    step("specificity")
 
-    # Pass 3: example sentences, from distinct documents where there are enough.
-    found = _examples(rows, spill, table, language, examples)
-    progress("vocab: example sentences found; annotating")
-    step("examples")
-    annotations = language.annotate(words, [[e["text"] for e in found[i]] for i in range(len(rows))])
+    return specific, n_reference, n_dictionary
+
+
+def _mark(rows: list[dict], annotations: list[dict], specific: set) -> None:
     # Marked specific: a word of the language, not only a string the corpus uses more than written Chinese. Not a
     # phrase around a word (above), not a sequence the segmenter cuts apart in most of its occurrences (a verb and
     # its aspect marker, 出咗; a demonstrative and a classifier, 呢條: the word is the marker, which ranks on its
@@ -601,7 +675,9 @@ def _build(
         else:
             r["declined"] = None
         r["cantonese_specific"] = r["word"] in specific and r["declined"] is None
-    step("annotate")
+
+
+def _entries(rows: list[dict], annotations: list[dict], found: list[list[dict]]) -> list[dict]:
     entries = []
     for rank, (r, note) in enumerate(zip(rows, annotations, strict=True), 1):
         entries.append(
@@ -626,33 +702,7 @@ def _build(
                 "examples": found[rank - 1],
             }
         )
-    summary = {
-        "corpus": [str(c) for c in ([corpus] if isinstance(corpus, str | Path) else corpus)],
-        **stats,
-        "script_characters": total,
-        "distinct_characters": len(in_script),
-        "entries": len(entries),
-        "cantonese_specific": sum(e["cantonese_specific"] for e in entries),
-        "segmenter_sample_documents": len(sampled),
-        "peak_count_table_bytes": peak_table_bytes,
-        "parameters": {
-            "max_words": max_words,
-            "max_length": max_length,
-            "min_count": min_count,
-            "min_pmi": min_pmi,
-            "min_entropy": min_entropy,
-            "segment_share": segment_share,
-            "min_specificity": min_specificity,
-            "examples": examples,
-        },
-        "reference": {"text_characters": n_reference, "dictionary_total": n_dictionary},
-    }
-    _write(work, entries, summary)  # without the time taken: the same corpus gives the same files
-    step("write")
-    summary["seconds"] = round(time.perf_counter() - began, 1)
-    summary["seconds_by_step"] = steps
-    progress(f"vocab: {len(entries):,} entries ({summary['cantonese_specific']:,} Cantonese-specific) -> {out}")
-    return summary
+    return entries
 
 
 def _examples(rows: list[dict], spill: Spill, table: np.ndarray, language, per_word: int) -> list[list[dict]]:
