@@ -48,7 +48,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 TRAVEL = REPO / ".gpu_check"  # what prepare builds and the device command carries
 H100_DATASHEET_TFLOPS = 989.0  # dense bf16, SXM
 TRAVEL_LIMIT_MIB = 64
-PACKAGES = ("curator_stages", "cantonese", "recipes", "conf")  # the source folders installed under canto_nemo
+PACKAGES = ("common", "curator_stages", "cantonese", "recipes", "vocabulary", "evaluation", "serving", "alignment",
+            "conf")  # the source folders installed under canto_nemo
 PROMPT = "香港嘅天氣"
 
 

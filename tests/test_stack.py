@@ -26,7 +26,8 @@ def test_the_distribution_installs_one_import_root(tmp_path):
     repo = Path(__file__).resolve().parents[1]
     source = tmp_path / "src"  # a copy: setuptools leaves build/ beside the sources it builds
     source.mkdir()
-    for name in ("pyproject.toml", "README.md", "canto_nemo", "curator_stages", "cantonese", "recipes", "conf"):
+    for name in ("pyproject.toml", "README.md", "canto_nemo", "common", "curator_stages", "cantonese", "recipes",
+                 "vocabulary", "evaluation", "serving", "alignment", "conf"):
         copy = shutil.copytree if (repo / name).is_dir() else shutil.copy
         copy(repo / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__")} if copy is
                                               shutil.copytree else {}))
@@ -39,5 +40,7 @@ def test_the_distribution_installs_one_import_root(tmp_path):
     for expected in ("canto_nemo/curator_stages/workflow.py", "canto_nemo/cantonese/pack.py",
                      "canto_nemo/recipes/nemo_recipes.py", "canto_nemo/conf/curate/config.yaml",
                      "canto_nemo/conf/curate/pipeline/default.yaml", "canto_nemo/conf/recipe/model/tiny.yaml",
-                     "canto_nemo/cantonese/data/dialect_model.tsv"):
+                     "canto_nemo/cantonese/data/dialect_model.tsv", "canto_nemo/common/outputs.py",
+                     "canto_nemo/evaluation/tasks/yue_gsm8k.yaml", "canto_nemo/serving/static/index.html",
+                     "canto_nemo/alignment/nemo_rl/grpo_megatron.yaml", "canto_nemo/vocabulary/mine.py"):
         assert expected in names
