@@ -286,13 +286,7 @@ def _summarise(target: dict, raw: dict, samples_dir: Path, pack: str = "cantones
 def _fidelity(samples: list[dict], pack: str) -> dict:
     responses = [s["filtered_resps"][0] if isinstance(s["filtered_resps"], list) else s["filtered_resps"]
                  for s in samples]
-    responses = [r if isinstance(r, str) else str(r) for r in responses]
-    labels = scoring.dialect_labels(responses, pack)
-    examples: dict[str, list[str]] = {}
-    for label, response in zip(labels, responses, strict=True):
-        if len(examples.setdefault(label, [])) < EXAMPLES_PER_LABEL:
-            examples[label].append(response[:300])
-    return {**scoring.fidelity(responses, pack), "examples": examples}
+    return scoring.fidelity([r if isinstance(r, str) else str(r) for r in responses], pack, EXAMPLES_PER_LABEL)
 
 
 def _headline(model: dict) -> str:

@@ -336,15 +336,23 @@ def dialect_labels(texts: Sequence[str], pack: str = "cantonese") -> list[str]:
     return [result.label for result in detect(pack, texts)]
 
 
-def fidelity(responses: Sequence[str], pack: str = "cantonese") -> dict:
+def fidelity(responses: Sequence[str], pack: str = "cantonese", examples_per_label: int = 0) -> dict:
     """How far answers are in the pack's target variety: the share per dialect label, the share with the target
-    label (`cantonese_share`, named so in every results file), the mean off-script share (`simplified_char_share`)
-    and the mean reward (`dialect_reward`, what `canto-nemo align` optimises)."""
+    label (`cantonese_share`, named so in every results file), the mean off-script share (`simplified_char_share`),
+    the mean reward (`dialect_reward`, what `canto-nemo align` optimises) and, with examples_per_label, the first
+    few answers of each label (`examples`, 300 characters each)."""
     from canto_nemo.curator_stages.language_pack import get_pack
 
     labels = dialect_labels(responses, pack)
     n = max(1, len(labels))
-    return {"labels": {label: count / n for label, count in Counter(labels).most_common()},
-            "cantonese_share": labels.count(get_pack(pack).target_label) / n,
-            "simplified_char_share": sum(simplified_char_share(r, pack) for r in responses) / n,
-            "dialect_reward": dialect_reward_mean(responses, pack)}
+    measured = {"labels": {label: count / n for label, count in Counter(labels).most_common()},
+                "cantonese_share": labels.count(get_pack(pack).target_label) / n,
+                "simplified_char_share": sum(simplified_char_share(r, pack) for r in responses) / n,
+                "dialect_reward": dialect_reward_mean(responses, pack)}
+    if examples_per_label:
+        examples: dict[str, list[str]] = {}
+        for label, response in zip(labels, responses, strict=True):
+            if len(examples.setdefault(label, [])) < examples_per_label:
+                examples[label].append(response[:300])
+        measured["examples"] = examples
+    return measured
