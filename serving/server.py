@@ -540,7 +540,7 @@ class ModelService:
 
             self._launch(work)
             usage = body.stream_options is not None and body.stream_options.include_usage
-            return EventStream(self._events(queue, choices, head, kind, prompt_tokens, usage),
+            return EventStream(_events(queue, choices, head, kind, prompt_tokens, usage, self.engine.pieces),
                                partial(self._stop, cancel))
         try:
             done = self._launch(lambda: self._work(choices, cancel, lambda c, s: None))
@@ -549,93 +549,101 @@ class ModelService:
             done.result()
         finally:
             self._stop(cancel)
-        completion_tokens = sum(c.completion_tokens for c in choices)
-        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                 "total_tokens": prompt_tokens + completion_tokens}
-        if kind == "cmpl":
-            return JSONResponse({**head, "object": "text_completion", "usage": usage, "choices": [
-                {"index": c.index, "text": "".join(c.text), "finish_reason": c.finish_reason,
-                 "logprobs": self._completion_logprobs(c.steps, 0) if c.sampling.logprobs is not None else None}
-                for c in choices]})
-        return JSONResponse({**head, "object": "chat.completion", "usage": usage, "choices": [
-            {"index": c.index, "message": {"role": "assistant", "content": "".join(c.text)},
-             "finish_reason": c.finish_reason,
-             "logprobs": self._chat_logprobs(c.steps) if c.sampling.logprobs is not None else None}
-            for c in choices]})
+        return JSONResponse(_body(head, kind, choices, prompt_tokens, self.engine.pieces))
 
     def _stop(self, cancel: threading.Event) -> None:
         """The request is over (answered, or its client gone): its generation stops, if it still runs."""
         cancel.set()
         self.in_flight.discard(cancel)
 
-    async def _events(self, queue: asyncio.Queue, choices: list[Choice], head: dict, kind: str, prompt_tokens: int,
-                      usage: bool) -> AsyncIterator[str]:
-        """The SSE stream of the choices: a chunk per step that lets text out (per step with logprobs), a last one
-        per choice with its finish_reason, usage when asked, then [DONE]."""
-        offsets = {c.index: 0 for c in choices}
-        finished: set[int] = set()
-        if kind == "chatcmpl":
-            for c in choices:
-                yield _sse({**head, "object": "chat.completion.chunk", "choices": [
-                    {"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
-                     "finish_reason": None}]})
-        while (item := await queue.get()) is not _END:
-            if isinstance(item, Exception):
-                log.error("generation failed", exc_info=item)
-                yield _sse(APIError(500, f"generation failed: {type(item).__name__}", "server_error").body())
-                continue
-            choice, step = item
-            with_logprobs = choice.sampling.logprobs is not None
-            if not step.text and not step.finish_reason and not with_logprobs:
-                continue
-            logprobs = None
-            if with_logprobs and kind == "cmpl":
-                logprobs = self._completion_logprobs([step], offsets[choice.index])
-            elif with_logprobs and not step.prompt:
-                logprobs = self._chat_logprobs([step])
-            offsets[choice.index] += len(step.text)
-            if step.finish_reason:
-                finished.add(choice.index)
-            yield self._chunk(head, kind, choice.index, step.text, step.finish_reason, logprobs)
+
+# ------------------------------------------------------------------------------------- the wire format
+# What the OpenAI API sends back, from the generated steps: module functions, apart from the service that
+# schedules the generation.
+
+
+def _body(head: dict, kind: str, choices: list[Choice], prompt_tokens: int, pieces: list) -> dict:
+    """The whole answer of a request that did not stream."""
+    completion_tokens = sum(c.completion_tokens for c in choices)
+    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+             "total_tokens": prompt_tokens + completion_tokens}
+    if kind == "cmpl":
+        return {**head, "object": "text_completion", "usage": usage, "choices": [
+            {"index": c.index, "text": "".join(c.text), "finish_reason": c.finish_reason,
+             "logprobs": _completion_logprobs(pieces, c.steps, 0) if c.sampling.logprobs is not None else None}
+            for c in choices]}
+    return {**head, "object": "chat.completion", "usage": usage, "choices": [
+        {"index": c.index, "message": {"role": "assistant", "content": "".join(c.text)},
+         "finish_reason": c.finish_reason,
+         "logprobs": _chat_logprobs(pieces, c.steps) if c.sampling.logprobs is not None else None}
+        for c in choices]}
+
+
+async def _events(queue: asyncio.Queue, choices: list[Choice], head: dict, kind: str, prompt_tokens: int,
+                  usage: bool, pieces: list) -> AsyncIterator[str]:
+    """The SSE stream of the choices: a chunk per step that lets text out (per step with logprobs), a last one
+    per choice with its finish_reason, usage when asked, then [DONE]."""
+    offsets = {c.index: 0 for c in choices}
+    finished: set[int] = set()
+    if kind == "chatcmpl":
         for c in choices:
-            if c.index not in finished and c.finish_reason:  # ended without a token (no room)
-                yield self._chunk(head, kind, c.index, "", c.finish_reason, None)
-        if usage:
-            completion_tokens = sum(c.completion_tokens for c in choices)
-            yield _sse({**head, "object": "text_completion" if kind == "cmpl" else "chat.completion.chunk",
-                        "choices": [], "usage": {"prompt_tokens": prompt_tokens,
-                                                 "completion_tokens": completion_tokens,
-                                                 "total_tokens": prompt_tokens + completion_tokens}})
-        yield "data: [DONE]\n\n"
+            yield _sse({**head, "object": "chat.completion.chunk", "choices": [
+                {"index": c.index, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                 "finish_reason": None}]})
+    while (item := await queue.get()) is not _END:
+        if isinstance(item, Exception):
+            log.error("generation failed", exc_info=item)
+            yield _sse(APIError(500, f"generation failed: {type(item).__name__}", "server_error").body())
+            continue
+        choice, step = item
+        with_logprobs = choice.sampling.logprobs is not None
+        if not step.text and not step.finish_reason and not with_logprobs:
+            continue
+        logprobs = None
+        if with_logprobs and kind == "cmpl":
+            logprobs = _completion_logprobs(pieces, [step], offsets[choice.index])
+        elif with_logprobs and not step.prompt:
+            logprobs = _chat_logprobs(pieces, [step])
+        offsets[choice.index] += len(step.text)
+        if step.finish_reason:
+            finished.add(choice.index)
+        yield _chunk(head, kind, choice.index, step.text, step.finish_reason, logprobs)
+    for c in choices:
+        if c.index not in finished and c.finish_reason:  # ended without a token (no room)
+            yield _chunk(head, kind, c.index, "", c.finish_reason, None)
+    if usage:
+        completion_tokens = sum(c.completion_tokens for c in choices)
+        yield _sse({**head, "object": "text_completion" if kind == "cmpl" else "chat.completion.chunk",
+                    "choices": [], "usage": {"prompt_tokens": prompt_tokens,
+                                             "completion_tokens": completion_tokens,
+                                             "total_tokens": prompt_tokens + completion_tokens}})
+    yield "data: [DONE]\n\n"
 
-    def _chunk(self, head: dict, kind: str, index: int, text: str, finish: str | None, logprobs: dict | None) -> str:
-        if kind == "cmpl":
-            return _sse({**head, "object": "text_completion", "choices": [
-                {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]})
-        return _sse({**head, "object": "chat.completion.chunk", "choices": [
-            {"index": index, "delta": {"content": text} if text or not finish else {}, "logprobs": logprobs,
-             "finish_reason": finish}]})
+def _chunk(head: dict, kind: str, index: int, text: str, finish: str | None, logprobs: dict | None) -> str:
+    if kind == "cmpl":
+        return _sse({**head, "object": "text_completion", "choices": [
+            {"index": index, "text": text, "logprobs": logprobs, "finish_reason": finish}]})
+    return _sse({**head, "object": "chat.completion.chunk", "choices": [
+        {"index": index, "delta": {"content": text} if text or not finish else {}, "logprobs": logprobs,
+         "finish_reason": finish}]})
 
-    def _completion_logprobs(self, steps: list[Step], offset: int) -> dict:
-        pieces = self.engine.pieces
-        out: dict[str, list] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
-        for s in steps:
-            out["tokens"].append(pieces[s.token].shown)
-            out["token_logprobs"].append(s.logprob)
-            out["top_logprobs"].append(None if s.top is None else {pieces[i].shown: lp for i, lp in s.top})
-            out["text_offset"].append(offset)
-            offset += len(s.text)
-        return out
+def _completion_logprobs(pieces: list, steps: list[Step], offset: int) -> dict:
+    out: dict[str, list] = {"tokens": [], "token_logprobs": [], "top_logprobs": [], "text_offset": []}
+    for s in steps:
+        out["tokens"].append(pieces[s.token].shown)
+        out["token_logprobs"].append(s.logprob)
+        out["top_logprobs"].append(None if s.top is None else {pieces[i].shown: lp for i, lp in s.top})
+        out["text_offset"].append(offset)
+        offset += len(s.text)
+    return out
 
-    def _chat_logprobs(self, steps: list[Step]) -> dict:
-        pieces = self.engine.pieces
+def _chat_logprobs(pieces: list, steps: list[Step]) -> dict:
+    def entry(token: int, logprob: float) -> dict:
+        piece = pieces[token]
+        return {"token": piece.shown, "logprob": logprob, "bytes": list(piece.data or piece.shown.encode())}
 
-        def entry(token: int, logprob: float) -> dict:
-            piece = pieces[token]
-            return {"token": piece.shown, "logprob": logprob, "bytes": list(piece.data or piece.shown.encode())}
-
-        return {"content": [{**entry(s.token, s.logprob), "top_logprobs": [entry(i, lp) for i, lp in s.top or ()]}
-                            for s in steps if not s.prompt]}
+    return {"content": [{**entry(s.token, s.logprob), "top_logprobs": [entry(i, lp) for i, lp in s.top or ()]}
+                        for s in steps if not s.prompt]}
 
 
 class EventStream(StreamingResponse):
