@@ -98,7 +98,7 @@ def run_ours(folder: str, out: str, fuse: bool, dedup: bool = True, executor: st
 def default_stages():
     from canto_nemo.curator_stages.workflow import CurationWorkflow, compose
 
-    return CurationWorkflow.from_config(compose(["input=x", "output=/nonexistent", "fuzzy_dedup=false"])).stages
+    return CurationWorkflow.from_config(compose(["input=x", "output=/nonexistent", "fuzzy_dedup=false"])).config.stages
 
 
 def run_stock(folder: str, out: str) -> dict:
@@ -203,9 +203,10 @@ def run_ceiling(folder: str, out: str) -> dict:
     Path(out).mkdir(parents=True)
     seconds = {}
     started = time.perf_counter()
-    reader = RecordReader(records_per_batch=wf.batch_size, rejects_path=out + "/rejects", counts_path=out + "/counts")
+    reader = RecordReader(records_per_batch=wf.config.batch_size, rejects_path=out + "/rejects",
+                          counts_path=out + "/counts")
     batches = []
-    for group in InputPartitioner(wf.input, split_bytes=wf.split_bytes).process(EmptyTask):
+    for group in InputPartitioner(wf.config.input, split_bytes=wf.config.split_bytes).process(EmptyTask):
         result = reader.process(group)
         batches += result if isinstance(result, list) else [result]
     seconds["read"] = time.perf_counter() - started

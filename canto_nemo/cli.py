@@ -1,7 +1,7 @@
 """`canto-nemo COMMAND [key=value ...]`: a thin dispatcher over the packages.
 
 Every command composes a Hydra config from `key=value` overrides: curate and dedup from conf/curate/ (schema:
-CurationWorkflow), sweep from conf/sweep/, every other command from the options of the function it calls (their
+CurationConfig), sweep from conf/sweep/, every other command from the options of the function it calls (their
 names, types and defaults are that function's signature, so defaults live once). `COMMAND --help` prints what the
 command does and its options with their defaults. Output folders follow one policy: a non-empty one is refused
 unless overwrite=true.
@@ -53,7 +53,7 @@ input: a file (.jsonl .json .tsv .txt .conllu .parquet, optionally .gz), a folde
 Overrides use Hydra syntax, e.g. stages.clean.emoji=remove  stages.length.min_chars=20  ~stages.pii
 ray.address=HOST:PORT  executor=xenna  overwrite=true  exact_dedup=false.
 
-The resolved config (conf/curate/; every option is a field of CurationWorkflow):
+The resolved config (conf/curate/; every option is a field of CurationConfig):
 """
 
 DEDUP_HELP = """usage: canto-nemo dedup input=PATH output=DIR [device=auto|cpu|cuda] [key=value ...]

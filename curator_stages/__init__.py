@@ -6,7 +6,8 @@ SymbolRatioFilter, RepeatedLinesFilter, RepeatedCharNGramFilter.
 Stages: InputPartitioner + RecordReader (reading), DialectLabeler + DialectFilter (dialect: label, then Curator's
 Filter on the labels), ExactHashStage / MinHashStage + DuplicateRemover (dedup).
 Packs: LanguagePack and CjkPack (the interface a language pack implements), get_pack.
-Workflow: CurationWorkflow runs them all and accounts for every document; call configure_ray first.
+Workflow: CurationWorkflow runs them all, as a CurationConfig says, and accounts for every document; call
+configure_ray first.
 """
 
 import importlib
@@ -14,7 +15,8 @@ import importlib
 # Where each public name lives. Loaded on first use (PEP 562), so `import canto_nemo.curator_stages.ray_env` stays light
 # and can run before anything imports Ray.
 _EXPORTS = {
-    "CharLengthFilter": "quality", "CjkPack": "language_pack", "CurationWorkflow": "workflow",
+    "CharLengthFilter": "quality", "CjkPack": "language_pack", "CurationConfig": "curate_config",
+    "CurationWorkflow": "workflow",
     "DialectFilter": "dialect", "DialectLabeler": "dialect", "DialectPolicy": "dialect",
     "DialectResult": "language_pack", "DictionaryAwareCleaner": "clean", "DuplicateRemover": "dedup",
     "ExactHashStage": "dedup", "ExplainsRejection": "rejects", "FilterWithRejects": "rejects",

@@ -11,9 +11,9 @@ Nothing half-done looks done: a run writes everything under DIR/_work/ and commi
 moved into DIR, then stats.json, report.html and the dataset card README.md, then the marker DIR/_SUCCESS, as Spark
 and Hadoop do). A killed or failed run leaves no _SUCCESS, and a new run into that folder refuses, saying what to do.
 
-`CurationWorkflow` is also the schema of conf/curate/config.yaml (`curate_schema`): its fields are the workflow's
-options and their defaults, in this one place. Nothing here imports NeMo Curator (and so Ray) at import time: Ray
-reads its settings when it is imported, and `run` sets them first.
+What a user sets is `CurationConfig` (curate_config.py, the schema of conf/curate/config.yaml); this module runs it.
+Nothing here imports NeMo Curator (and so Ray) at import time: Ray reads its settings when it is imported, and `run`
+sets them first.
 """
 
 from __future__ import annotations
@@ -22,78 +22,24 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from canto_nemo.curator_stages.minhash import MinHashConfig
+from canto_nemo.curator_stages.curate_config import EXECUTORS, CurationConfig, compose
 from canto_nemo.curator_stages.ray_env import PrivateRay, configure_ray, one_ray_job
 
-EXECUTORS = ("ray_data", "xenna", "ray_actor_pool")
 SUCCESS = "_SUCCESS"
-OUTPUT_FORMATS = ("jsonl", "parquet")
 
 
-@dataclass
-class RayConfig:
-    address: str | None = None  # None: a private Ray on 127.0.0.1; "HOST:PORT" joins a running cluster
-
-
-@dataclass
 class CurationWorkflow:
-    """Curates `input` into `output`. `stages` maps stage names to modifiers, filters or Curator stages, in order
-    (from a config: specs with `_target_`, built by `from_config`)."""
+    """Runs one curation: `CurationWorkflow(config)`, or `CurationWorkflow(input=..., output=..., pack=...)` with the
+    fields of `CurationConfig` (curate_config.py), which is what a user sets; this class holds what a run makes."""
 
-    input: Any = "???"  # a path, a folder, SCHEME:NAME (a pack's packaged corpus), or a list of them
-    output: str = "???"  # DIR: curated/, rejects/, stats.json, report.html
-    pack: str = "???"  # the language pack: its name (the stages of a config take it by interpolation)
-    stages: dict[str, Any] = field(default_factory=dict)
-    dialect: dict[str, Any] = field(default_factory=dict)  # the policy values conf/curate/dialect/ puts here
-    decontaminate: list[str] = field(default_factory=list)  # evaluation sets (files, folders) the pipeline's
-    # decontamination stage drops overlaps with
-    licence: list[str] = field(default_factory=list)  # one per input, in order, for the dataset card (README.md);
-    # an input without one gets its pack's or its LICENSE/README's, else "unknown"
-    text_field: str = "text"  # JSONL/Parquet field (TSV column) holding the text
-    id_field: str = "id"  # the field holding a record's id; made ("<file>:<line>") only where a record has none
-    encoding: str = "utf-8"  # of the line-oriented input files (e.g. big5hkscs, gb18030)
-    output_format: str = "jsonl"  # jsonl | parquet
-    exact_dedup: bool = True
-    fuzzy_dedup: bool = True  # MinHash-LSH near-duplicate removal with `fuzzy`
-    fuzzy: MinHashConfig = field(default_factory=MinHashConfig)
-    fuzzy_backend: str = "torch"  # torch (CUDA or CPU) | nemo_curator (NeMo Curator's RAPIDS workflow)
-    device: str = "auto"  # MinHash on: auto (CUDA when torch sees a GPU) | cpu | cuda
-    overwrite: bool = False  # a non-empty output folder is refused unless true
-    keep_work: bool = False  # keep DIR/_work (pass-1 Parquet, duplicate tables) for inspection
-    batch_size: int = 5000  # documents per Curator task
-    # line-oriented files larger than this are read in ranges, each range read and curated in one task, in parallel
-    split_bytes: int = 32 * 1024 * 1024
-    executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
-    fuse: bool = True  # consecutive stages run as one engine stage (same output; false: one per stage, to debug)
-    ray: RayConfig = field(default_factory=RayConfig)
-    verbose: bool = False  # the engines' own logs (Ray, Ray Data, NeMo Curator) too, not just a line per step
-
-    def __post_init__(self) -> None:
-        for name in ("input", "output", "pack"):
-            if getattr(self, name) in ("???", None, ""):
-                msg = f"{name} is missing (e.g. input=posts.jsonl output=out/ pack=cantonese)"
-                raise ValueError(msg)
-        if isinstance(self.input, str):
-            self.input = [self.input]
-        if isinstance(self.fuzzy, dict):
-            self.fuzzy = MinHashConfig(**self.fuzzy)
-        if isinstance(self.ray, dict):
-            self.ray = RayConfig(**self.ray)
-        if self.output_format not in OUTPUT_FORMATS:
-            msg = f"output_format must be one of {OUTPUT_FORMATS}, not {self.output_format!r}"
-            raise ValueError(msg)
-        if self.executor not in EXECUTORS:
-            msg = f"executor must be one of {EXECUTORS}, not {self.executor!r}"
-            raise ValueError(msg)
-        if self.fuzzy_dedup:
-            from canto_nemo.curator_stages.fuzzy_dedup_rapids import check_backend
-
-            check_backend(self.fuzzy_backend, self.fuzzy, self.ray.address)  # before Ray starts
-        out = Path(self.output)
+    def __init__(self, config: CurationConfig | None = None, **options: Any) -> None:
+        if config is not None and options:
+            raise TypeError("give a CurationConfig or its fields, not both")
+        self.config = config if config is not None else CurationConfig(**options)
+        out = Path(self.config.output)
         self.paths = {name: str(out / name) for name in ("curated", "rejects", "_work")}
         self.paths["staged_curated"] = str(out / "_work" / "curated")  # committed to curated/ at the end
         self.paths["staged_rejects"] = str(out / "_work" / "rejects")
@@ -102,26 +48,12 @@ class CurationWorkflow:
         self.paths["duplicates"] = str(out / "_work" / "exact_duplicates.parquet")
         self.paths["near_duplicates"] = str(out / "_work" / "near_duplicates.parquet")
         self.paths["rapids"] = str(out / "_work" / "rapids")  # fuzzy_backend=nemo_curator's input and cache
+        self.timings: dict = {"stages_s": {}}  # into stats.json: where the time went
 
     @classmethod
     def from_config(cls, cfg) -> CurationWorkflow:
-        """From a composed conf/curate config: every `_target_` is checked before anything is imported from it, Ray
-        is configured, then the stages are built."""
-        from omegaconf import OmegaConf
-
-        from canto_nemo.curator_stages.config import build, check_targets
-
-        # before checking targets imports them (and Ray)
-        configure_ray(OmegaConf.select(cfg, "ray.address"), bool(OmegaConf.select(cfg, "verbose")))
-        check_targets(cfg, "config")
-        values = OmegaConf.to_container(cfg, resolve=True)
-        unknown = set(values) - {f.name for f in fields(cls)}
-        if unknown:
-            msg = f"unknown option(s) {sorted(unknown)}: see `canto-nemo curate --help`"
-            raise ValueError(msg)
-        stages = values.pop("stages", None) or {}
-        values["stages"] = {name: build(spec, f"stages.{name}") for name, spec in stages.items()}
-        return cls(**values)
+        """From a composed conf/curate config (`compose`): see `CurationConfig.from_config`."""
+        return cls(CurationConfig.from_config(cfg))
 
     @classmethod
     def run_config(cls, cfg) -> dict:
@@ -135,8 +67,8 @@ class CurationWorkflow:
             return cls.from_config(cfg).run(ray)
 
     def stage_names(self) -> list[str]:
-        dedup = ["exact_dedup"] * self.exact_dedup + ["fuzzy_dedup"] * self.fuzzy_dedup
-        return ["read", *self.stages, *dedup]
+        dedup = ["exact_dedup"] * self.config.exact_dedup + ["fuzzy_dedup"] * self.config.fuzzy_dedup
+        return ["read", *self.config.stages, *dedup]
 
     def run(self, ray: PrivateRay | None = None) -> dict:
         """ray: a local Ray head the caller started already (`run_config`, which the CLI calls, starts one before the
@@ -144,28 +76,29 @@ class CurationWorkflow:
         after checking its inputs."""
         from canto_nemo.curator_stages.readers import expand_inputs
 
-        configure_ray(self.ray.address, self.verbose)  # says so if it comes too late (Ray imported before it)
+        c = self.config
+        configure_ray(c.ray.address, c.verbose)  # says so if it comes too late (Ray imported before it)
         started = time.time()
-        files = expand_inputs(self.input)  # a missing input fails here, before the run's own Ray starts
+        files = expand_inputs(c.input)  # a missing input fails here, before the run's own Ray starts
         middle = self._middle()  # and a stage that is not one
         self._prepare_output()
         # The head comes up while the run reads its inputs' sizes; both passes run in one Ray job (one_ray_job).
-        with ray or PrivateRay(self.ray.address, self.verbose) as ray, one_ray_job(self.executor == "ray_data"):
+        with ray or PrivateRay(c.ray.address, c.verbose) as ray, one_ray_job(c.executor == "ray_data"):
             return self._run_passes(files, middle, ray, started)
 
     def _run_passes(self, files: list, middle: list, ray: PrivateRay, started: float) -> dict:
         from canto_nemo.curator_stages.progress import ReadProgress, say
 
         total = sum(os.path.getsize(path) for path, source in files if path != source or Path(path).is_file())
-        say(f"{len(files)} input file(s), {total / 1e6:,.1f} MB -> {self.output}")
-        self.timings = {"stages_s": {}}  # into stats.json: where the time went
+        say(f"{len(files)} input file(s), {total / 1e6:,.1f} MB -> {self.config.output}")
+        self.timings = {"stages_s": {}}
         try:
             waited = time.time()
             ray.wait()
             self.timings["ray_start_wait_s"] = round(time.time() - waited, 2)
             with ReadProgress(self.paths["counts"], total):
                 partitioner, reader = self._reader()
-                if self.exact_dedup or self.fuzzy_dedup:
+                if self.config.dedups:
                     self._step("pass 1/2: read, clean, filter, hash", [
                         partitioner, *self._fused([reader, *middle, *self._hashing()]),
                         self._parquet(self.paths["filtered"])])
@@ -173,7 +106,7 @@ class CurationWorkflow:
                     finish = self._finish()
                     self._step("pass 1/1: read, clean, filter, write",
                                [partitioner, *self._fused([reader, *middle, *finish[:-1]]), finish[-1]])
-            if self.exact_dedup or self.fuzzy_dedup:
+            if self.config.dedups:
                 between = time.time()
                 parts = non_empty_parts(self.paths["filtered"])
                 if parts:  # a corpus that filtering emptied has nothing to dedup
@@ -181,7 +114,7 @@ class CurationWorkflow:
                     self.timings["between_passes_s"] = round(time.time() - between, 2)
                     self._step("pass 2/2: remove duplicates, write", pass2)
         except Exception as err:
-            explain_write_error(err, self.output)
+            explain_write_error(err, self.config.output)
             raise
         stats = self._commit(time.time() - started)
         say(f"documents in {stats['documents_in']:,} = curated {stats['documents_out']:,} + rejected "
@@ -213,11 +146,11 @@ class CurationWorkflow:
         stats["timings"] = self.timings
         os.replace(self.paths["staged_curated"], self.paths["curated"])
         os.replace(self.paths["staged_rejects"], self.paths["rejects"])
-        write_report(self.output, stats)
+        write_report(self.config.output, stats)
         self._write_card(stats)
-        if not self.keep_work:
+        if not self.config.keep_work:
             shutil.rmtree(self.paths["_work"], ignore_errors=True)
-        (Path(self.output) / SUCCESS).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        (Path(self.config.output) / SUCCESS).write_text(json.dumps({"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                                                              "reconciled": stats["reconciled"]}) + "\n")
         return stats
 
@@ -225,23 +158,24 @@ class CurationWorkflow:
         from canto_nemo.curator_stages.card import write_card
         from canto_nemo.curator_stages.language_pack import get_pack
 
-        write_card(self.output, stats, inputs=list(self.input), pack=get_pack(self.pack), licences=list(self.licence),
-                   decontaminate=list(self.decontaminate), text_field=self.text_field,
-                   output_format=self.output_format)
+        c = self.config
+        write_card(c.output, stats, inputs=list(c.input), pack=get_pack(c.pack), licences=list(c.licence),
+                   decontaminate=list(c.decontaminate), text_field=c.text_field, output_format=c.output_format)
 
     def _reader(self) -> list:
         from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader
 
+        c = self.config
         return [
-            InputPartitioner(self.input, split_bytes=self.split_bytes),
-            RecordReader(text_field=self.text_field, id_field=self.id_field, encoding=self.encoding,
-                         records_per_batch=self.batch_size, rejects_path=self.paths["staged_rejects"],
+            InputPartitioner(c.input, split_bytes=c.split_bytes),
+            RecordReader(text_field=c.text_field, id_field=c.id_field, encoding=c.encoding,
+                         records_per_batch=c.batch_size, rejects_path=self.paths["staged_rejects"],
                          counts_path=self.paths["counts"]),
         ]
 
     def _middle(self) -> list:
-        return [as_stage(name, obj, self.text_field, self.paths["staged_rejects"])
-                for name, obj in self.stages.items()]
+        return [as_stage(name, obj, self.config.text_field, self.paths["staged_rejects"])
+                for name, obj in self.config.stages.items()]
 
     def _finish(self) -> list:
         """The user's fields and ours, nothing internal, into the curated folder."""
@@ -253,9 +187,10 @@ class CurationWorkflow:
         from canto_nemo.curator_stages.dedup import ExactHashStage
         from canto_nemo.curator_stages.fuzzy_dedup import MinHashStage
 
-        hashing = [ExactHashStage(self.text_field)] * self.exact_dedup
-        if self.fuzzy_dedup and self.fuzzy_backend == "torch":
-            hashing.append(MinHashStage(self.fuzzy, pack=self.pack, text_field=self.text_field, device=self.device))
+        c = self.config
+        hashing = [ExactHashStage(c.text_field)] * c.exact_dedup
+        if c.fuzzy_dedup and c.fuzzy_backend == "torch":
+            hashing.append(MinHashStage(c.fuzzy, pack=c.pack, text_field=c.text_field, device=c.device))
         return hashing
 
     def _identify_and_remove(self, parts: list[str]) -> list:
@@ -270,29 +205,30 @@ class CurationWorkflow:
         from canto_nemo.curator_stages.fuzzy_dedup_rapids import find_fuzzy_duplicates_rapids
         from canto_nemo.curator_stages.progress import say
 
+        c = self.config
         rejects = self.paths["staged_rejects"]
-        exact = self.paths["duplicates"] if self.exact_dedup else None
-        finders = [ExactDuplicateFinder(exact, self.id_field)] * self.exact_dedup
-        if self.fuzzy_dedup and self.fuzzy_backend == "torch":
-            finders.append(FuzzyDuplicateFinder(self.fuzzy, self.paths["near_duplicates"], exact, self.id_field))
+        exact = self.paths["duplicates"] if c.exact_dedup else None
+        finders = [ExactDuplicateFinder(exact, c.id_field)] * c.exact_dedup
+        if c.fuzzy_dedup and c.fuzzy_backend == "torch":
+            finders.append(FuzzyDuplicateFinder(c.fuzzy, self.paths["near_duplicates"], exact, c.id_field))
         if finders:
             self._step("dedup: find duplicates", finders,
                        [FileGroupTask(dataset_name="dedup", data=parts)])
         removers = []
-        if self.exact_dedup:
+        if c.exact_dedup:
             say(f"exact duplicates: {pq.ParquetFile(exact).metadata.num_rows:,}")
             removers.append(DuplicateRemover(exact, rejects_path=rejects))
-        if self.fuzzy_dedup:
-            if self.fuzzy_backend == "nemo_curator":  # NeMo Curator's own workflow, which spreads its tables itself
+        if c.fuzzy_dedup:
+            if c.fuzzy_backend == "nemo_curator":  # NeMo Curator's own workflow, which spreads its tables itself
                 from canto_nemo.curator_stages.dedup import with_survivor_ids
 
-                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], self.fuzzy,
-                                                    self.ray.address, self.pack, self.text_field,
+                near = find_fuzzy_duplicates_rapids(self.paths["filtered"], self.paths["rapids"], c.fuzzy,
+                                                    c.ray.address, c.pack, c.text_field,
                                                     duplicate_keys(exact) if exact else set())
-                with_survivor_ids(near, parts, self.id_field).to_parquet(self.paths["near_duplicates"], index=False)
+                with_survivor_ids(near, parts, c.id_field).to_parquet(self.paths["near_duplicates"], index=False)
             say(f"near duplicates: {pq.ParquetFile(self.paths['near_duplicates']).metadata.num_rows:,}")
             detail = (f"near duplicate of {{duplicate_of}} (MinHash estimate of Jaccard similarity >= "
-                      f"{self.fuzzy.threshold} over character {self.fuzzy.ngram}-grams)")
+                      f"{c.fuzzy.threshold} over character {c.fuzzy.ngram}-grams)")
             removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=rejects,
                                              reason="near_duplicate", detail=detail, name="fuzzy_dedup"))
         finish = self._finish()
@@ -301,20 +237,20 @@ class CurationWorkflow:
     def _fused(self, stages: list) -> list:
         from canto_nemo.curator_stages.fused import fuse
 
-        return fuse(stages) if self.fuse else stages
+        return fuse(stages) if self.config.fuse else stages
 
     def _prepare_output(self) -> None:
         from canto_nemo.common.outputs import prepare_output_dir
 
-        out = Path(self.output)
-        if not self.overwrite and (out / "_work").is_dir() and not (out / SUCCESS).exists():
+        out = Path(self.config.output)
+        if not self.config.overwrite and (out / "_work").is_dir() and not (out / SUCCESS).exists():
             msg = (f"output folder {out} holds an unfinished run (no {SUCCESS}: it was killed or failed); pass "
                    "overwrite=true to start it again, or choose another folder")
             raise FileExistsError(msg)
-        prepare_output_dir(self.output, self.overwrite)
+        prepare_output_dir(self.config.output, self.config.overwrite)
 
     def _writer(self):
-        if self.output_format == "parquet":
+        if self.config.output_format == "parquet":
             return self._parquet(self.paths["staged_curated"])
         from nemo_curator.stages.text.io.writer import JsonlWriter
 
@@ -333,8 +269,8 @@ class CurationWorkflow:
 
         from canto_nemo.curator_stages.ray_env import quiet_ray_driver
 
-        quiet_ray_driver(self.verbose)
-        tasks = Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.executor),
+        quiet_ray_driver(self.config.verbose)
+        tasks = Pipeline(name="canto-nemo-curate", stages=stages).run(make_executor(self.config.executor),
                                                                       initial_tasks=initial_tasks) or []
         # A batch that fans out (the reader's) gives every output the same stats; after Ray has copied the tasks
         # they are equal rather than identical, so they are counted once by value (Curator's TaskPerfUtils counts
@@ -420,12 +356,4 @@ def as_stage(name: str, obj: object, text_field: str, rejects_path: str):
     raise ValueError(msg)
 
 
-def compose(overrides: list[str]):
-    """conf/curate/config.yaml with Hydra `key=value` overrides, checked against the CurationWorkflow schema."""
-    from hydra import compose as hydra_compose
-    from hydra import initialize_config_module
-    from hydra.core.config_store import ConfigStore
-
-    ConfigStore.instance().store(name="curate_schema", node=CurationWorkflow)
-    with initialize_config_module(config_module="canto_nemo.conf.curate", version_base=None):
-        return hydra_compose(config_name="config", overrides=list(overrides))
+__all__ = ["CurationConfig", "CurationWorkflow", "compose"]  # compose: where the CLI and tests find it
