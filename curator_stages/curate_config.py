@@ -51,6 +51,9 @@ class CurationConfig:
     batch_size: int = 5000  # documents per Curator task
     # line-oriented files larger than this are read in ranges, each range read and curated in one task, in parallel
     split_bytes: int = 32 * 1024 * 1024
+    # smaller files share a task up to this many bytes on disk; -1: sized to the cluster (about eight tasks per CPU,
+    # none over split_bytes); 0: one task per file
+    group_bytes: int = -1
     executor: str = "ray_data"  # ray_data | xenna | ray_actor_pool
     fuse: bool = True  # consecutive stages run as one engine stage (same output; false: one per stage, to debug)
     ray: RayConfig = field(default_factory=RayConfig)

@@ -167,7 +167,7 @@ class CurationWorkflow:
 
         c = self.config
         return [
-            InputPartitioner(c.input, split_bytes=c.split_bytes),
+            InputPartitioner(c.input, split_bytes=c.split_bytes, group_bytes=c.group_bytes),
             RecordReader(text_field=c.text_field, id_field=c.id_field, encoding=c.encoding,
                          records_per_batch=c.batch_size, rejects_path=self.paths["staged_rejects"],
                          counts_path=self.paths["counts"]),

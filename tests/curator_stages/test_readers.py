@@ -10,12 +10,14 @@ from nemo_curator.tasks import EmptyTask
 from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 
 
-def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, **options):
+def read_all(paths: list[str], tmp_path: Path, split_bytes: int = 256 * 1024 * 1024, group_bytes: int = -1,
+             **options):
     """Runs both reader stages directly; returns (documents, rejects, total records counted)."""
     rejects, counts = tmp_path / "rejects", tmp_path / "counts"
     reader = RecordReader(records_per_batch=7, rejects_path=str(rejects), counts_path=str(counts), **options)
     docs = []
-    for i, task in enumerate(InputPartitioner(paths, split_bytes=split_bytes).process(EmptyTask())):
+    for i, task in enumerate(InputPartitioner(paths, split_bytes=split_bytes,
+                                                     group_bytes=group_bytes).process(EmptyTask())):
         task.task_id = f"t{i}"
         for batch in reader.process(task):
             docs.append(batch.to_pandas())
@@ -238,3 +240,43 @@ def test_json_lines_named_json_are_read_by_line_as_before(tmp_path):
     assert documents["id"].tolist() == ["lines.json:2", "lines.json:4"]
     assert [(r["line"], r["reason"]) for r in rejected] == [(1, "invalid_json")]
     assert counted == 3
+
+
+def test_small_files_share_a_task_and_are_read_counted_and_batched_as_alone(tmp_path):
+    """Grouping changes how many tasks there are, nothing that is read: the same documents in the same order, no batch
+    mixing two files (they may disagree in their fields), a count per file, the rejects of every file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(9):
+        lines = [json.dumps({"text": f"第{i}個檔案第{j}行", f"field_{i % 2}": j}, ensure_ascii=False) for j in range(5)]
+        (folder / f"f{i}.jsonl").write_text("\n".join([*lines, "{broken"]) + "\n", encoding="utf-8")
+    size = (folder / "f0.jsonl").stat().st_size
+    assert len(InputPartitioner([str(folder)], group_bytes=0).process(EmptyTask())) == 9
+    grouped = InputPartitioner([str(folder)], group_bytes=3 * size).process(EmptyTask())
+    assert [len(task.data) for task in grouped] == [3, 3, 3]
+    assert len({task.get_deterministic_id() for task in grouped}) == 3
+    reader = RecordReader(records_per_batch=4)
+    batches = [batch.to_pandas() for batch in reader.process(grouped[0])]
+    assert [len(b) for b in batches] == [4, 1, 4, 1, 4, 1]  # each file batched on its own
+    assert all(b["source"].nunique() == 1 for b in batches)
+    alone = read_all([str(folder)], tmp_path / "alone", group_bytes=0)
+    together = read_all([str(folder)], tmp_path / "together", group_bytes=3 * size)
+    assert alone[0].fillna(-1).equals(together[0].fillna(-1)) and len(together[0]) == 45
+    assert sorted(r["detail"] for r in alone[1]) == sorted(r["detail"] for r in together[1]) and len(alone[1]) == 9
+    assert alone[2] == together[2] == 54
+    assert len(list((tmp_path / "together" / "counts").glob("*.json"))) == 9
+
+
+def test_by_default_the_groups_are_sized_to_the_cluster(tmp_path):
+    from canto_nemo.curator_stages.readers import group_partitions, partitions
+
+    for i in range(40):
+        (tmp_path / f"f{i:02d}.jsonl").write_text(json.dumps({"text": "字" * 100}) + "\n", encoding="utf-8")
+    (tmp_path / "big.jsonl").write_text(json.dumps({"text": "字" * 10_000}) + "\n", encoding="utf-8")
+    tasks = InputPartitioner([str(tmp_path)]).process(EmptyTask())  # no Ray here: this machine's CPUs
+    import os
+
+    assert len(tasks) <= 8 * (os.cpu_count() or 1) + 1 < 41
+    assert any(task.data == [str(tmp_path / "big.jsonl")] for task in tasks)  # the big file alone
+    parts = partitions(["pycantonese:hkcancor"])
+    assert group_partitions(parts, 10**9) == [[part] for part in parts]  # a packaged corpus's ranges stay apart
