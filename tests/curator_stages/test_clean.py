@@ -95,3 +95,32 @@ def test_cleaner_never_removes_or_splits_a_lexicon_word(text):
 def test_cleaning_real_posts_keeps_every_han_character(lihkg_posts):
     for post in lihkg_posts:
         assert HAN.findall(EMOJI_REMOVER.modify_document(post)) == HAN.findall(post)
+
+
+def _without_hints(cleaner: DictionaryAwareCleaner) -> DictionaryAwareCleaner:
+    from dataclasses import replace
+
+    bare = DictionaryAwareCleaner("cantonese", emoji="remove")
+    bare.rules = [replace(rule, hint=None) for rule in cleaner.rules]
+    return bare
+
+
+@settings(max_examples=300, deadline=None)
+@given(dirty_text())
+def test_a_rules_hint_only_skips_texts_the_rule_leaves_alone(text):
+    assert EMOJI_REMOVER.modify_document(text) == _without_hints(EMOJI_REMOVER).modify_document(text)
+
+
+def test_hints_change_nothing_on_real_text(lihkg_posts, shared_data):
+    import gzip
+    import json
+
+    hinted = [rule.name for rule in EMOJI_REMOVER.rules if rule.hint is not None]
+    assert {"repeated_punctuation", "url", "coordinate"} <= set(hinted)
+    with gzip.open(shared_data / "yue_wikipedia" / "wiki_00.jsonl.gz", "rt", encoding="utf-8") as f:
+        articles = [json.loads(line)["text"] for line in f]
+    bare = _without_hints(EMOJI_REMOVER)
+    texts = [*lihkg_posts, *articles]
+    changed = [t for t in texts if EMOJI_REMOVER.modify_document(t) != t]
+    assert len(changed) > 100  # the rules had work to do
+    assert [EMOJI_REMOVER.modify_document(t) for t in texts] == [bare.modify_document(t) for t in texts]
