@@ -60,14 +60,17 @@ def _is_a_phone(candidate: str) -> bool:
 
 
 PATTERNS: tuple[PiiPattern, ...] = (
-    PiiPattern("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
+    PiiPattern("EMAIL", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"),
+               hint=re.compile("@")),
     PiiPattern(
         "HKID",
         re.compile(_NOT_ALNUM_BEFORE + r"[A-Z]{1,2}\d{6}\s?(?:[(（][0-9A][)）]|[0-9A])" + _NOT_ALNUM_AFTER),
         hkid_is_redacted,
+        re.compile(r"[A-Z]\d{6}"),
     ),
     PiiPattern(
-        "CARD", re.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid
+        "CARD", re.compile(_NOT_ALNUM_BEFORE + r"\d(?:[ -]?\d){12,18}" + _NOT_ALNUM_AFTER), luhn_is_valid,
+        re.compile(r"\d(?:[ -]?\d){12}"),
     ),
     PiiPattern(
         "PHONE",
@@ -76,10 +79,12 @@ PATTERNS: tuple[PiiPattern, ...] = (
             r"(?<![0-9A-Za-z+])(?<!\d[\s-])(?:(?:\+|00)?852[\s-]?)?[2-9]\d{3}[\s-]?\d{4}(?![0-9A-Za-z]|[\s-]\d)"
         ),
         _is_a_phone,
+        re.compile(r"[2-9]\d{3}[\s-]?\d{4}"),
     ),
     PiiPattern(
         "IP",
         re.compile(r"(?<![0-9A-Za-z.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)"
                       r"(?![0-9]|\.\d)"),
+        hint=re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d"),
     ),
 )

@@ -28,6 +28,9 @@ class PiiRedactor(DocumentModifier):
 
     def modify_document(self, text: str) -> str:
         for pii in self.patterns:
+            if pii.hint is not None and not pii.hint.search(text):
+                continue
+
             def replace(match, pii=pii):
                 found = match.group()
                 return found if pii.validate and not pii.validate(found) else self.placeholder.format(kind=pii.kind)

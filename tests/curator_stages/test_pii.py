@@ -1,4 +1,6 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from canto_nemo.cantonese.pii import hkid_is_valid, luhn_is_valid
 from canto_nemo.curator_stages.pii import PiiRedactor
@@ -52,3 +54,31 @@ def test_kinds_can_be_chosen_and_unknown_kinds_are_refused():
     assert PiiRedactor("cantonese", kinds=["EMAIL"]).modify_document("a@b.com 91234567") == "<EMAIL> 91234567"
     with pytest.raises(ValueError, match="unknown PII kinds"):
         PiiRedactor("cantonese", kinds=["SSN"])
+
+
+PII_LIKE = st.text(alphabet="0123456789 -+.@()（）AZaz852電話", max_size=40)
+
+
+@settings(max_examples=500, deadline=None)
+@given(PII_LIKE)
+def test_a_patterns_hint_is_found_wherever_the_pattern_matches(text):
+    for pii in REDACTOR.patterns:
+        if pii.hint is not None and pii.pattern.search(text):
+            assert pii.hint.search(text), (pii.kind, text)
+
+
+def test_hints_change_nothing_on_real_text(lihkg_posts, shared_data):
+    import gzip
+    import json
+    from dataclasses import replace
+
+    assert all(pii.hint is not None for pii in REDACTOR.patterns)
+    bare = PiiRedactor("cantonese")
+    bare.patterns = [replace(pii, hint=None) for pii in bare.patterns]
+    with gzip.open(shared_data / "yue_wikipedia" / "wiki_01.jsonl.gz", "rt", encoding="utf-8") as f:
+        articles = [json.loads(line)["text"] for line in f]
+    examples = ["我電話係 +852 9123 4567 搵我", "寫信去 chan.tai.man@gmail.com 啦", "身份證 AB987654(3) 呀",
+                "卡號 4111-1111-1111-1111", "伺服器 192.168.1.1 死咗"]
+    texts = [*lihkg_posts, *articles, *examples]
+    assert sum(redact(t) != t for t in texts) >= len(examples)
+    assert [redact(t) for t in texts] == [bare.modify_document(t) for t in texts]
