@@ -64,6 +64,17 @@ def _fold_table(keep_fullwidth_punctuation: bool, halfwidth: tuple[int, int] | N
     return table
 
 
+@cache
+def _fold_hint(keep_fullwidth_punctuation: bool, halfwidth: tuple[int, int] | None) -> re.Pattern:
+    """A character `_fold_table` changes, or any character outside the BMP: only a text holding one is translated (a
+    few in a hundred Wikipedia articles; str.translate looks every character up in a dict). The astral plane is
+    searched as one range because `re` compiles a class of BMP characters to a bitmap and a longer one to a list of
+    ranges it walks at every position."""
+    table = _fold_table(keep_fullwidth_punctuation, halfwidth)
+    changed = "".join(re.escape(chr(c)) for c, out in sorted(table.items()) if out != chr(c) and c < 0x10000)
+    return re.compile(f"[{changed}]|[\U00010000-\U0010FFFF]")
+
+
 class Normalizer(DocumentModifier):
     """Curator DocumentModifier; use as `Modify(Normalizer(pack="cantonese"))`.
 
@@ -121,8 +132,10 @@ class Normalizer(DocumentModifier):
         return text
 
     def _fold(self, text: str) -> str:
-        table = _fold_table(self.keep_fullwidth_punctuation, self.pack.halfwidth_punctuation)
-        return unicodedata.normalize("NFC", text.translate(table))
+        settings = (self.keep_fullwidth_punctuation, self.pack.halfwidth_punctuation)
+        if _fold_hint(*settings).search(text):
+            text = text.translate(_fold_table(*settings))
+        return unicodedata.normalize("NFC", text)
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_convert": None}

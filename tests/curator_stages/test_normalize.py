@@ -64,3 +64,30 @@ def test_normalising_real_posts_twice_changes_nothing(lihkg_posts):
     for post in lihkg_posts[:300]:
         once = norm(post)
         assert norm(once) == once
+
+
+def _fold_every_text(normalizer, text: str) -> str:
+    import unicodedata
+
+    from canto_nemo.curator_stages.normalize import _fold_table
+
+    table = _fold_table(normalizer.keep_fullwidth_punctuation, normalizer.pack.halfwidth_punctuation)
+    return unicodedata.normalize("NFC", text.translate(table))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(max_size=30))
+def test_a_text_the_hint_passes_over_has_nothing_to_fold(text):
+    assert NORMALIZER._fold(text) == _fold_every_text(NORMALIZER, text)
+
+
+def test_the_fold_hint_changes_nothing_on_real_text(lihkg_posts, shared_data):
+    import gzip
+    import json
+
+    normalizer = Normalizer(pack="cantonese")
+    with gzip.open(shared_data / "yue_wikipedia" / "wiki_02.jsonl.gz", "rt", encoding="utf-8") as f:
+        texts = [*lihkg_posts, *(json.loads(line)["text"] for line in f), "ＡＢＣ１２３\u3000全形", "\u200b零寬\x07"]
+    folded = [normalizer._fold(t) for t in texts]
+    assert folded == [_fold_every_text(normalizer, t) for t in texts]
+    assert sum(f != t for f, t in zip(folded, texts, strict=True)) > 10
