@@ -6,6 +6,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from canto_nemo.cantonese import PACK, detect_dialect, detect_dialect_batch
 from canto_nemo.cantonese.dialect import MODEL_FILE, detector
@@ -182,3 +184,26 @@ def test_no_probe_sentence_is_a_training_segment(shared_data):
     probe = set(train_dialect.folded_segments([r[side] for r in rows for side in ("written", "cantonese")]))
     segments, _, _, _ = train_dialect.training_segments(shared_data)
     assert not probe & set(segments)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.one_of(st.characters(), st.sampled_from("ＡＢｃ１２，！？\u3000\u0301\u0308\x1f香港e")),
+               max_size=30))
+def test_the_fast_nfkc_is_nfkc(text):
+    import unicodedata
+
+    from canto_nemo.cantonese.dialect import nfkc
+
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
+def test_the_fast_nfkc_is_nfkc_on_real_text(lihkg_posts, shared_data):
+    import gzip
+    import json
+    import unicodedata
+
+    from canto_nemo.cantonese.dialect import nfkc
+
+    with gzip.open(shared_data / "yue_wikipedia" / "wiki_03.jsonl.gz", "rt", encoding="utf-8") as f:
+        joined = "\x1f".join([*lihkg_posts, *(json.loads(line)["text"] for line in f), "Ａ\u0301"])
+    assert nfkc(joined) == unicodedata.normalize("NFKC", joined) != joined
