@@ -49,6 +49,10 @@ class CantoneseVocabularyData:
     def reference_texts(self) -> list[str]:
         """Written-Chinese texts (Taiwan and mainland wording): the written side of dialect_train, without the word
         lists (kfcd_words, cmn2yue), which are the benchmark's check."""
+        if not (self.data / "dialect_train").is_dir():
+            msg = (f"the vocabulary's written-Chinese references are {self.data / 'dialect_train'}, which is not "
+                   "there: set CANTO_NEMO_SHARED_DATA to the folder that holds dialect_train/")
+            raise FileNotFoundError(msg)
         texts = train_dialect.written_texts(self.data)
         return [t for source, items in texts.items() if source not in ("kfcd_words", "cmn2yue") for t in items]
 

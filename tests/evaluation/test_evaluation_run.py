@@ -89,7 +89,7 @@ def test_missing_data_is_named_before_any_model_loads(tiny_model, tmp_path):
     assert not any((tmp_path / x).exists() for x in "abcdef")  # nothing written for a run that cannot start
 
 
-def test_unreachable_endpoint(tmp_path):
+def test_unreachable_endpoint(tmp_path, shared_data):  # the tasks read Yue-Benchmark
     import socket
 
     with socket.socket() as s:  # a port nothing listens on
@@ -138,7 +138,7 @@ def no_logprobs_endpoint():
     server.shutdown()
 
 
-def test_endpoint_without_logprobs_is_refused_for_scored_tasks(no_logprobs_endpoint, tmp_path):
+def test_endpoint_without_logprobs_is_refused_for_scored_tasks(no_logprobs_endpoint, tmp_path, shared_data):
     done = run(f"endpoint={no_logprobs_endpoint}", f"output={tmp_path / 'out'}", "tasks=[yue_arc_c,yue_gsm8k]")
     assert done.returncode == 2 and "no log-probabilities of the prompt" in done.stderr
     assert "yue_arc_c" in done.stderr and "yue_arc_c_gen" in done.stderr  # what to run instead

@@ -35,8 +35,9 @@ def mined(wiki, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def generated(tmp_path_factory) -> Path:
-    """Sentences of 3 to 12 words drawn at random from WORDS, as curated JSONL."""
+def generated(tmp_path_factory, shared_data) -> Path:
+    """Sentences of 3 to 12 words drawn at random from WORDS, as curated JSONL (mined against the written-Chinese
+    references in ../shared/data/dialect_train: skipped without them)."""
     rng = random.Random(7)
     folder = tmp_path_factory.mktemp("generated") / "curated"
     folder.mkdir()
@@ -129,7 +130,7 @@ def test_what_the_segmenter_splits_and_names_are_not_specific(mined):
     assert by_word["佢哋"]["segmented_share"] > 0.5 and not by_word["佢哋"]["segmenter_splits"]
 
 
-def test_a_word_repeated_in_few_documents_counts_as_less_used(tmp_path):
+def test_a_word_repeated_in_few_documents_counts_as_less_used(tmp_path, shared_data):
     """Two made-up words as frequent as each other in the same texts, one spread over every document, the other
     packed into a tenth of them: the same counts against written Chinese, but the second is a topic's word."""
     rng = random.Random(3)
@@ -300,3 +301,11 @@ def test_dialect_judge_takes_the_specific_words_as_evidence(mined):
     ]
     assert gained  # real sentences the judge could not decide and now calls Cantonese on the mined words
     assert base.with_evidence([]).weights.tolist() == base.weights.tolist()
+
+
+
+def test_without_the_written_references_the_error_names_the_folder(tmp_path):
+    from canto_nemo.cantonese.vocab import CantoneseVocabularyData
+
+    with pytest.raises(FileNotFoundError, match=r"nowhere/dialect_train.*CANTO_NEMO_SHARED_DATA"):
+        CantoneseVocabularyData(tmp_path / "nowhere").reference_texts()
