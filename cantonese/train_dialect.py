@@ -13,7 +13,8 @@ Training data (../shared/data/dialect_train; licences in its README):
 - written Chinese: the written side of the parallel sentences and of the word lists, Taiwan Wikipedia paragraphs and
   questions (DRCD), UD Chinese GSD and PUD, colloquial and official Taiwan Mandarin lines (moztw).
 - written Chinese on the Cantonese side's own topics: the Cantonese Wikipedia sentences above rewritten word for word
-  into written Chinese (`canto_nemo.cantonese.rewrite`), those with nothing Cantonese left, so that Hong Kong's names
+  into written Chinese (`canto_nemo.cantonese.rewrite`), those with nothing Cantonese left (by the rewriter's word
+  lists, and by a judge trained on the paired sources alone, which no topic sways), so that Hong Kong's names
   and topics occur on both sides and only the language tells them apart (CTCPC's conversations are not rewritten: what
   a word-for-word rewrite leaves of their Cantonese grammar, 個 as a determiner or 好 as "very", taught as written
   Chinese, cost more Cantonese than the rewrites gained; see benchmarks/2026-12-06-dialect-topic.md).
@@ -69,6 +70,8 @@ CANTONESE_ONLY = frozenset("嘅咗喺嘢冇哋佢啲嗰咩嚟㗎噉嘞喎囉啩�
 # The Cantonese that is rewritten into written Chinese; the written text that picks among a word's equivalents.
 REWRITE_SOURCES = ("yue_wikipedia",)
 REWRITE_WRITTEN_USE = ("kfcd_pairs", "drcd", "ud_zh", "moztw")
+# The sources that hold the same sentence or word on both sides: what the parallel judge learns from.
+PARALLEL_SOURCES = ("kfcd_pairs", "kfcd_words", "cmn2yue")
 # Names (Wikipedia titles, see proper_nouns) are masked in the training texts, up to this many characters long.
 NAME_CHARS = 8
 PROPER_NOUN_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt", "nz"})
@@ -152,15 +155,62 @@ def written_texts(data: Path) -> dict[str, list[str]]:
 
 
 def rewrites(data: Path, cantonese: dict[str, list[str]], written: dict[str, list[str]]) -> list[str]:
-    """The Cantonese Wikipedia and CTCPC sentences taught as Cantonese, rewritten into written Chinese word for word
+    """The Cantonese Wikipedia sentences taught as Cantonese, rewritten into written Chinese word for word
     (`canto_nemo.cantonese.rewrite`), those with nothing Cantonese left: the same names and topic on both sides, so
-    that only the language tells them apart (issue 28)."""
+    that only the language tells them apart (issue 28). "Nothing left" twice over: no character or word the rewriter
+    knows as Cantonese, and no segment that the parallel judge (`parallel_judge`, which has seen no topic on one side
+    only) finds more likely Cantonese than not; what a rewrite keeps of Cantonese grammar (個 as a determiner, 好 as
+    "very"), taught as written Chinese, would cost the judge real Cantonese."""
     from canto_nemo.cantonese.rewrite import Rewriter
 
     rewriter = Rewriter(data, [t for source in REWRITE_WRITTEN_USE for t in written[source]],
                         CANTONESE_ONLY)
-    out = (rewriter.rewrite(t) for source in REWRITE_SOURCES for t in cantonese[source])
-    return [t for t in out if t is not None]
+    out = [t for t in (rewriter.rewrite(t) for source in REWRITE_SOURCES for t in cantonese[source]) if t is not None]
+    judge = parallel_judge(cantonese, written)
+    probability, _ = held_out_probabilities(judge, folded_segments(out))
+    _, _, text_of_segment = dialect.segments(dialect.fold(out))
+    most_cantonese = np.zeros(len(out))
+    np.maximum.at(most_cantonese, text_of_segment, probability)
+    return [t for t, p in zip(out, most_cantonese, strict=True) if p < 0.5]
+
+
+def parallel_judge(cantonese: dict[str, list[str]], written: dict[str, list[str]]) -> dialect.NgramDialectModel:
+    """A judge trained on the paired sources alone (PARALLEL_SOURCES: the same sentence or word on both sides), so that
+    no topic is evidence: what it weighs is the language. Its decision point is 0.5 (no calibrated thresholds)."""
+    texts = [t for source in PARALLEL_SOURCES for t in cantonese[source]]
+    labels = [1] * len(texts)
+    for source in PARALLEL_SOURCES:
+        texts += written[source]
+        labels += [0] * len(written[source])
+    sides: dict[str, set[int]] = {}
+    for segment, i in zip(folded_segments(texts), dialect.segments(dialect.fold(texts))[2].tolist(), strict=True):
+        sides.setdefault(segment, set()).add(labels[i])
+    segments = [s for s, found in sides.items() if len(found) == 1]  # one copy each; on both sides: evidence of neither
+    y = np.asarray([sides[s].pop() for s in segments])
+    vocabulary, weights, bias = fit(segments, y, np.ones(len(segments), dtype=bool))
+    keep = np.abs(weights) >= MIN_WEIGHT
+    return dialect.NgramDialectModel(vocabulary[keep], weights[keep], bias, 0.5, 0.5)
+
+
+def fit(segments: list[str], labels: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """(n-gram codes, their logistic weights, bias): L1 logistic regression on the training segments' n-gram counts,
+    over the n-grams that occur MIN_COUNT times or more in them."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    codes, position_segment, _ = dialect.segments(segments)
+    segment_of, gram = dialect.ngrams(codes, position_segment)
+    counts = Counter(gram[train[segment_of]].tolist())
+    vocabulary = np.asarray(sorted(g for g, n in counts.items() if n >= MIN_COUNT), dtype=np.int64)
+    column = np.searchsorted(vocabulary, gram)
+    known = (column < len(vocabulary)) & (vocabulary[np.minimum(column, len(vocabulary) - 1)] == gram)
+    x = csr_matrix((np.ones(int(known.sum())), (segment_of[known], column[known])),
+                   shape=(len(segments), len(vocabulary)))
+    x.sum_duplicates()
+    model = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced", max_iter=1000,
+                               random_state=0)  # l1_ratio=1: L1
+    model.fit(x[train], labels[train])
+    return vocabulary, model.coef_[0], float(model.intercept_[0])
 
 
 @cache
@@ -287,26 +337,12 @@ def held_out(segment: str) -> bool:
 
 def build(data: Path) -> tuple[dict[int, float], dict[str, float], dict]:
     """(n-gram code -> weight, the @ values, report)."""
-    from scipy.sparse import csr_matrix
-    from sklearn.linear_model import LogisticRegression
-
     segments, labels, natural, report = training_segments(data)
-    codes, position_segment, _ = dialect.segments(segments)
-    segment_of, gram = dialect.ngrams(codes, position_segment)
     test = np.asarray([held_out(s) for s in segments])
-    counts = Counter(gram[~test[segment_of]].tolist())
-    vocabulary = np.asarray(sorted(g for g, n in counts.items() if n >= MIN_COUNT), dtype=np.int64)
-    column = np.searchsorted(vocabulary, gram)
-    known = (column < len(vocabulary)) & (vocabulary[np.minimum(column, len(vocabulary) - 1)] == gram)
-    x = csr_matrix((np.ones(int(known.sum())), (segment_of[known], column[known])),
-                   shape=(len(segments), len(vocabulary)))
-    x.sum_duplicates()
-    model = LogisticRegression(C=C, l1_ratio=1.0, solver="liblinear", class_weight="balanced", max_iter=1000,
-                               random_state=0)  # l1_ratio=1: L1
-    model.fit(x[~test], labels[~test])
-    weights = {int(g): round(float(w), 4) for g, w in zip(vocabulary, model.coef_[0], strict=True)
+    vocabulary, coefficients, intercept = fit(segments, labels, ~test)
+    weights = {int(g): round(float(w), 4) for g, w in zip(vocabulary, coefficients, strict=True)
                if abs(w) >= MIN_WEIGHT}
-    bias = round(float(model.intercept_[0]), 6)
+    bias = round(intercept, 6)
 
     # Thresholds from the held-out segments, scored exactly as the detector scores them, one pair per length band.
     scorer = dialect.NgramDialectModel(np.asarray(list(weights), dtype=np.int64),
