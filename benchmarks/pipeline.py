@@ -355,8 +355,9 @@ def main() -> None:
             print(f"{copies}x: " + json.dumps(r["timings"]))
             sys.stdout.flush()
         if scale_rows:
-            one = next(r for r in rows if r[:2] == ("wikipedia", "ours"))
-            scale_rows.insert(0, ("1x", *one[2:]))
+            one = next((r for r in rows if r[:2] == ("wikipedia", "ours")), None)
+            if one:  # the 1x row is the Wikipedia run of `ours` above, when it ran
+                scale_rows.insert(0, ("1x", *one[2:]))
             print()
             table(scale_rows, ("scale", "input MB", "docs out", "wall s", "MB/s/core", "peak GB", "driver GB",
                                "worker GB", "Ray daemons GB"))

@@ -29,12 +29,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
-import torch
 from loguru import logger
 
 from canto_nemo.curator_stages.columns import KEY
 from canto_nemo.curator_stages.language_pack import LanguagePack
-from canto_nemo.curator_stages.lsh import clusters, empty_duplicates, star_pairs
 from canto_nemo.curator_stages.minhash import MinHashConfig, normalise_for_shingles
 
 BACKENDS = ("torch", "nemo_curator")
@@ -123,7 +121,12 @@ def run_workflow(files: list[str], work_dir: str, config: MinHashConfig) -> None
 
 def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> pd.DataFrame:
     """(KEY, duplicate_of_key) from what FuzzyDeduplicationWorkflow left in WORK/output and WORK/cache."""
+    # torch (lsh imports it too) is imported here, not with the module: `check_backend` runs in the driver of every
+    # run with fuzzy dedup, where importing torch took 1.6 s of the CPU the starting Ray head needs (issue 26)
+    import torch
     from nemo_curator.stages.deduplication.id_generator import IdGeneratorBase  # imports Ray, not RAPIDS
+
+    from canto_nemo.curator_stages.lsh import clusters, empty_duplicates
 
     generator = IdGeneratorBase.from_disk(str(Path(work_dir) / "output" / ID_GENERATOR_FILE))
     ours, theirs = [], []
@@ -168,6 +171,8 @@ def read_duplicates(files: list[str], work_dir: str, config: MinHashConfig) -> p
 def _bucket_pairs(cache: Path, their_ids: pd.Index) -> np.ndarray:
     """(pairs, 2) of our rows: each document of an LSH bucket with the bucket's first (smallest-id) document, read
     from cache/LSHStage/band_*/part.*.parquet (one row per bucket of two or more documents: its list of ids)."""
+    from canto_nemo.curator_stages.lsh import star_pairs
+
     pairs = []
     for path in sorted((cache / "LSHStage").glob("band_*/*.parquet")):
         column = pq.read_table(path, columns=[DEDUP_ID]).column(DEDUP_ID).combine_chunks()
@@ -189,6 +194,8 @@ def find_fuzzy_duplicates_rapids(parquet_dir: str, work_dir: str, config: MinHas
                                  exclude: set[str] | None = None) -> pd.DataFrame:
     """What find_fuzzy_duplicates gives, computed by NeMo Curator's GPU workflow on the Ray cluster at ray_address
     (RAY_ADDRESS is set to it, as NeMo Curator's executors read it)."""
+    from canto_nemo.curator_stages.lsh import empty_duplicates
+
     check_backend("nemo_curator", config, ray_address)
     os.environ["RAY_ADDRESS"] = ray_address
     shutil.rmtree(work_dir, ignore_errors=True)  # a cache left by an earlier run would be read back as this one's

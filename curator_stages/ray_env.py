@@ -126,6 +126,10 @@ class PrivateRay:
         ray = os.path.join(os.path.dirname(sys.executable), "ray")
         command = [ray, "start", "--head", "--block", "--node-ip-address=127.0.0.1", f"--port={port}",
                    "--include-dashboard=false", "--disable-usage-stats"]
+        if not self.verbose:
+            # The log monitor streams the workers' output to the drivers, which RAY_LOG_TO_DRIVER=0 turns off when
+            # not verbose anyway; without it the head is up about 0.5-1 s sooner (5.1 -> 4.0-4.7 s here).
+            command.append("--include-log-monitor=false")
         self._log = tempfile.NamedTemporaryFile("w+", prefix="ray-head-", suffix=".log", dir=self._log_dir,
                                                 delete=False)
         self.process = subprocess.Popen(command, stdout=None if self.verbose else self._log, stderr=subprocess.STDOUT
