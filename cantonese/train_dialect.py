@@ -167,8 +167,8 @@ def rewrites(data: Path, cantonese: dict[str, list[str]], written: dict[str, lis
                         CANTONESE_ONLY)
     out = [t for t in (rewriter.rewrite(t) for source in REWRITE_SOURCES for t in cantonese[source]) if t is not None]
     judge = parallel_judge(cantonese, written)
-    probability, _ = held_out_probabilities(judge, folded_segments(out))
-    _, _, text_of_segment = dialect.segments(dialect.fold(out))
+    segments, text_of_segment = segments_of_texts(out)
+    probability, _ = held_out_probabilities(judge, segments)
     most_cantonese = np.zeros(len(out))
     np.maximum.at(most_cantonese, text_of_segment, probability)
     return [t for t, p in zip(out, most_cantonese, strict=True) if p < 0.5]
@@ -183,7 +183,7 @@ def parallel_judge(cantonese: dict[str, list[str]], written: dict[str, list[str]
         texts += written[source]
         labels += [0] * len(written[source])
     sides: dict[str, set[int]] = {}
-    for segment, i in zip(folded_segments(texts), dialect.segments(dialect.fold(texts))[2].tolist(), strict=True):
+    for segment, i in zip(*segments_of_texts(texts), strict=True):
         sides.setdefault(segment, set()).add(labels[i])
     segments = [s for s, found in sides.items() if len(found) == 1]  # one copy each; on both sides: evidence of neither
     y = np.asarray([sides[s].pop() for s in segments])
@@ -275,7 +275,12 @@ def evaluation_segments(data: Path) -> set[str]:
 
 def folded_segments(texts: list[str]) -> list[str]:
     """The detector's segments of each text, folded, as strings."""
-    codes, position_segment, _ = dialect.segments(dialect.fold(texts))
+    return segments_of_texts(texts)[0]
+
+
+def segments_of_texts(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    """(the detector's segments of the texts, folded, as strings; the text of each), folding and cutting once."""
+    codes, position_segment, text_of_segment = dialect.segments(dialect.fold(texts))
     inner = (codes != dialect.START) & (codes != dialect.END)
     chars = "".join(map(chr, codes[inner].tolist()))
     lengths = np.bincount(position_segment[inner], minlength=int(position_segment.max(initial=-1)) + 1)
@@ -283,7 +288,7 @@ def folded_segments(texts: list[str]) -> list[str]:
     for n in lengths.tolist():
         out.append(chars[at : at + n])
         at += n
-    return out
+    return out, text_of_segment
 
 
 def forum_spelling(text: str, rng: random.Random) -> str:
@@ -305,8 +310,7 @@ def training_segments(data: Path) -> tuple[list[str], np.ndarray, np.ndarray, di
             if label == 1 and source != "yue_wikipedia":
                 examples += [(forum_spelling(t, rng), 1, True) for t in texts]
     texts = mask_names([t for t, _, _ in examples], proper_nouns(data))
-    segments = folded_segments(texts)
-    _, _, text_of_segment = dialect.segments(dialect.fold(texts))
+    segments, text_of_segment = segments_of_texts(texts)
     evaluation = evaluation_segments(data)
     seen: dict[str, int] = {}
     kept, contaminated, conflicting = [], 0, set()
