@@ -303,7 +303,6 @@ def test_dialect_judge_takes_the_specific_words_as_evidence(mined):
     assert base.with_evidence([]).weights.tolist() == base.weights.tolist()
 
 
-
 def test_without_the_written_references_the_error_names_the_folder(tmp_path):
     from canto_nemo.cantonese.vocab import CantoneseVocabularyData
 
