@@ -48,6 +48,9 @@ from canto_nemo.curator_stages.rejects import open_in_folder, write_rejects
 LINE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".txt": "txt", ".tsv": "tsv"}
 FORMATS = {**LINE_FORMATS, ".conllu": "conllu", ".parquet": "parquet"}
 SPLITTABLE = {"jsonl", "txt"}
+# The smallest range a file is cut into to give every CPU work: about 0.1 s of curation here, as long as Ray Data
+# leaves a worker idle between two tasks.
+MIN_SPLIT_BYTES = 256 * 1024
 CORPUS_RECORDS = 20_000  # records per partition of a packaged corpus
 # Encodings worth suggesting for Chinese text that is not UTF-8, most specific first (GB18030 decodes almost anything).
 LIKELY_ENCODINGS = ("big5hkscs", "gb18030")
@@ -172,7 +175,8 @@ class PartitionTask(FileGroupTask):
 @dataclass
 class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
     """One task per input file, or per ~split_bytes range of a large uncompressed JSONL/text file; consecutive files
-    smaller than `group_bytes` (on disk) share a task.
+    smaller than `group_bytes` (on disk) share a task. A corpus of fewer parts than the cluster has CPUs has its
+    uncompressed JSONL/text files cut finer, into about one range per CPU (none under MIN_SPLIT_BYTES).
 
     group_bytes: -1 (the default) sizes the groups to the cluster: about eight tasks per CPU, none over split_bytes.
     Ray Data leaves a worker idle about 0.2 s between tasks here, so 70 Wikipedia files of 1 MB took 26 s in pass 1
@@ -195,6 +199,13 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
 
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
         parts = partitions(list(self.paths), self.split_bytes)
+        cpus = _cluster_cpus()
+        if self.split_bytes and len(parts) < cpus:
+            # A corpus of fewer parts than CPUs (one file of a few MB) ran on one CPU while the others waited.
+            total = sum(_partition_bytes(path, config) for path, config in parts)
+            finer = max(MIN_SPLIT_BYTES, -(-total // cpus))
+            if finer < self.split_bytes:
+                parts = partitions(list(self.paths), finer)
         return [
             PartitionTask(dataset_name="curate", data=[path for path, _ in group],
                           reader_config={"parts": [config for _, config in group]},

@@ -280,3 +280,24 @@ def test_by_default_the_groups_are_sized_to_the_cluster(tmp_path):
     assert any(task.data == [str(tmp_path / "big.jsonl")] for task in tasks)  # the big file alone
     parts = partitions(["pycantonese:hkcancor"])
     assert group_partitions(parts, 10**9) == [[part] for part in parts]  # a packaged corpus's ranges stay apart
+
+
+def test_a_corpus_of_fewer_files_than_cpus_is_cut_into_a_range_per_cpu(tmp_path, monkeypatch):
+    """One 1.2 MB file on four CPUs: four ranges, not one task that the other three CPUs wait for, with the same
+    documents and counts as read whole; cut no finer than MIN_SPLIT_BYTES per range."""
+    from canto_nemo.curator_stages import readers
+
+    path = tmp_path / "posts.jsonl"
+    path.write_text("".join(json.dumps({"text": f"第{i}篇" + "字" * 400}, ensure_ascii=False) + "\n"
+                            for i in range(1000)), encoding="utf-8")
+    monkeypatch.setattr(readers, "_cluster_cpus", lambda: 1)
+    assert len(InputPartitioner([str(path)]).process(EmptyTask())) == 1
+    whole = read_all([str(path)], tmp_path / "whole")
+    monkeypatch.setattr(readers, "_cluster_cpus", lambda: 4)
+    assert len(InputPartitioner([str(path)]).process(EmptyTask())) == 4
+    cut = read_all([str(path)], tmp_path / "cut")
+    assert whole[0]["id"].tolist() == cut[0]["id"].tolist() and len(cut[0]) == 1000
+    assert whole[2] == cut[2] == 1000
+    assert len(list((tmp_path / "cut" / "counts").glob("*.json"))) == 4
+    monkeypatch.setattr(readers, "_cluster_cpus", lambda: 64)  # 64 ranges would be under 256 KiB each
+    assert len(InputPartitioner([str(path)]).process(EmptyTask())) == 5
