@@ -197,13 +197,14 @@ class CurationWorkflow:
         """Finds the duplicates over the whole corpus (pass 1's Parquet `parts`) with Curator stages, on a worker:
         their tables never live on the driver; returns pass 2, which removes them and writes."""
         import pyarrow.parquet as pq
-        from nemo_curator.stages.text.io.reader import ParquetReader
+        from nemo_curator.stages.text.io.reader.parquet import ParquetReaderStage
         from nemo_curator.tasks import FileGroupTask
 
         from canto_nemo.curator_stages.dedup import DuplicateRemover, ExactDuplicateFinder, duplicate_keys
         from canto_nemo.curator_stages.fuzzy_dedup import FuzzyDuplicateFinder
         from canto_nemo.curator_stages.fuzzy_dedup_rapids import find_fuzzy_duplicates_rapids
         from canto_nemo.curator_stages.progress import say
+        from canto_nemo.curator_stages.readers import ParquetGroups
 
         c = self.config
         rejects = self.paths["staged_rejects"]
@@ -232,7 +233,8 @@ class CurationWorkflow:
             removers.append(DuplicateRemover(self.paths["near_duplicates"], rejects_path=rejects,
                                              reason="near_duplicate", detail=detail, name="fuzzy_dedup"))
         finish = self._finish()
-        return [ParquetReader(file_paths=parts), *self._fused(removers + finish[:-1]), *finish[-1:]]
+        return [ParquetGroups(parts, c.split_bytes), ParquetReaderStage(), *self._fused(removers + finish[:-1]),
+                *finish[-1:]]
 
     def _fused(self, stages: list) -> list:
         from canto_nemo.curator_stages.fused import fuse

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from nemo_curator.tasks import EmptyTask
+from nemo_curator.tasks import EmptyTask, FileGroupTask
 
 from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader, expand_inputs
 
@@ -301,3 +301,33 @@ def test_a_corpus_of_fewer_files_than_cpus_is_cut_into_a_range_per_cpu(tmp_path,
     assert len(list((tmp_path / "cut" / "counts").glob("*.json"))) == 4
     monkeypatch.setattr(readers, "_cluster_cpus", lambda: 64)  # 64 ranges would be under 256 KiB each
     assert len(InputPartitioner([str(path)]).process(EmptyTask())) == 5
+
+
+def test_pass_twos_parquet_files_share_tasks_only_with_the_same_columns(tmp_path, monkeypatch):
+    """Twelve small Parquet files, the fifth and sixth with a field the others lack: grouped into fewer tasks, the two
+    odd ones never with the others (the reader would give the others' records that field as nulls); read through
+    NeMo Curator's ParquetReaderStage, the same records and fields as read one file per task."""
+    from nemo_curator.stages.text.io.reader.parquet import ParquetReaderStage
+
+    from canto_nemo.curator_stages import readers
+
+    monkeypatch.setattr(readers, "_cluster_cpus", lambda: 1)
+    paths = []
+    for i in range(12):
+        frame = pd.DataFrame({"id": [f"{i}-{j}" for j in range(50)],
+                              "text": [f"第{i}篇第{j}段" * 20 for j in range(50)]})
+        if i in (4, 5):
+            frame["thread"] = [str(j) for j in range(50)]
+        paths.append(str(tmp_path / f"part{i:02d}.parquet"))
+        frame.to_parquet(paths[-1], index=False)
+    tasks = readers.ParquetGroups(paths).process(EmptyTask())
+    assert 3 <= len(tasks) < 12
+    assert [task.data for task in tasks if paths[4] in task.data] == [[paths[4], paths[5]]]
+    assert [p for task in tasks for p in task.data] == paths  # in order, each once
+    assert all(task._metadata["source_files"] == task.data for task in tasks)  # the writers name files from them
+    reader = ParquetReaderStage()
+    grouped = pd.concat([reader.process(task).to_pandas() for task in tasks], ignore_index=True)
+    alone = pd.concat([reader.process(FileGroupTask(dataset_name="x", data=[p])).to_pandas() for p in paths],
+                      ignore_index=True)
+    assert grouped.equals(alone) and len(grouped) == 600
+    assert grouped["thread"].notna().sum() == 100
