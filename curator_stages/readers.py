@@ -216,8 +216,12 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
     def _group_bytes(self, parts: list[tuple[str, dict]]) -> int:
         if self.group_bytes >= 0:
             return self.group_bytes
-        total = sum(_partition_bytes(path, config) for path, config in parts)
-        return min(self.split_bytes or total, total // (8 * _cluster_cpus()))
+        return task_bytes(sum(_partition_bytes(path, config) for path, config in parts), self.split_bytes)
+
+
+def task_bytes(total: int, most: int) -> int:
+    """Bytes per task for about eight tasks per CPU of the cluster, none over `most` (0: no bound)."""
+    return min(most or total, total // (8 * _cluster_cpus()))
 
 
 def group_partitions(parts: list[tuple[str, dict]], group_bytes: int) -> list[list[tuple[str, dict]]]:
@@ -265,20 +269,23 @@ class ParquetGroups(ProcessingStage[EmptyTask, FileGroupTask]):
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
         import pyarrow.parquet as pq
 
-        sizes = [os.path.getsize(path) for path in self.paths]
-        limit = min(self.max_bytes, sum(sizes) // (8 * _cluster_cpus()))
-        groups: list[list[str]] = []
-        schema, filled = None, 0
-        for path, size in zip(self.paths, sizes, strict=True):
-            this = pq.read_schema(path).remove_metadata()  # pandas' metadata differs with the row count
-            if groups and this.equals(schema) and filled < limit:
-                groups[-1].append(path)
-                filled += size
+        parts = [(path, {"format": "parquet", "start": 0, "end": -1}) for path in self.paths]
+        limit = task_bytes(sum(_partition_bytes(path, config) for path, config in parts), self.max_bytes)
+        runs: list[list[tuple[str, dict]]] = []  # consecutive files of the same columns
+        schema = None
+        for part in parts:
+            this = pq.read_schema(part[0]).remove_metadata()  # pandas' metadata differs with the row count
+            if runs and this.equals(schema):
+                runs[-1].append(part)
             else:
-                groups.append([path])
-                schema, filled = this, size
-        return [FileGroupTask(dataset_name="curate", data=group, _metadata={"source_files": group})
-                for group in groups]
+                runs.append([part])
+                schema = this
+        tasks = []
+        for run in runs:
+            for group in group_partitions(run, limit):
+                paths = [path for path, _ in group]
+                tasks.append(FileGroupTask(dataset_name="curate", data=paths, _metadata={"source_files": paths}))
+        return tasks
 
 
 def _cluster_cpus() -> int:
