@@ -172,8 +172,22 @@ class PartitionTask(FileGroupTask):
         return get_deterministic_hash([*sorted(self.data), *starts])
 
 
+class FileSource(ProcessingStage[EmptyTask, FileGroupTask]):
+    """A source stage that turns a list of files into FileGroupTasks: it reads no columns, writes none, and runs once
+    (one worker), on the paths it was given."""
+
+    def inputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def outputs(self) -> tuple[list[str], list[str]]:
+        return [], []
+
+    def num_workers(self) -> int | None:
+        return 1
+
+
 @dataclass
-class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
+class InputPartitioner(FileSource):
     """One task per input file, or per ~split_bytes range of a large uncompressed JSONL/text file; consecutive files
     smaller than `group_bytes` (on disk) share a task. A corpus of fewer parts than the cluster has CPUs has its
     uncompressed JSONL/text files cut finer, into about one range per CPU (none under MIN_SPLIT_BYTES).
@@ -187,15 +201,6 @@ class InputPartitioner(ProcessingStage[EmptyTask, FileGroupTask]):
     split_bytes: int = 32 * 1024 * 1024
     group_bytes: int = -1
     name: str = "input_partitioner"
-
-    def inputs(self) -> tuple[list[str], list[str]]:
-        return [], []
-
-    def outputs(self) -> tuple[list[str], list[str]]:
-        return [], []
-
-    def num_workers(self) -> int | None:
-        return 1
 
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
         parts = partitions(list(self.paths), self.split_bytes)
@@ -244,7 +249,7 @@ def group_partitions(parts: list[tuple[str, dict]], group_bytes: int) -> list[li
 
 
 @dataclass
-class ParquetGroups(ProcessingStage[EmptyTask, FileGroupTask]):
+class ParquetGroups(FileSource):
     """Pass 1's Parquet files as pass 2's tasks, for NeMo Curator's ParquetReaderStage: consecutive files with the
     same columns share a task, up to about eight tasks per CPU of the cluster (none over `max_bytes`).
 
@@ -256,15 +261,6 @@ class ParquetGroups(ProcessingStage[EmptyTask, FileGroupTask]):
     paths: list[str]
     max_bytes: int = 32 * 1024 * 1024
     name: str = "parquet_groups"
-
-    def inputs(self) -> tuple[list[str], list[str]]:
-        return [], []
-
-    def outputs(self) -> tuple[list[str], list[str]]:
-        return [], []
-
-    def num_workers(self) -> int | None:
-        return 1
 
     def process(self, _: EmptyTask) -> list[FileGroupTask]:
         import pyarrow.parquet as pq
