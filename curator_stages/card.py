@@ -16,8 +16,6 @@ from pathlib import Path
 
 import yaml
 
-from canto_nemo.curator_stages.stats import _curated_records
-
 # Hugging Face licence ids, least to most restrictive for redistribution and use.
 RESTRICTIVENESS = ["cc0-1.0", "mit", "apache-2.0", "cc-by-4.0", "cc-by-3.0", "mpl-2.0", "cc-by-sa-4.0",
                    "cc-by-sa-3.0", "cc-by-nc-4.0", "cc-by-nc-sa-4.0", "cc-by-nc-nd-4.0"]
@@ -96,51 +94,34 @@ def size_category(n: int) -> str:
     return next((label for bound, label in bounds if n < bound), "n>1T" if n > 10**12 else "1B<n<10B")
 
 
-def curated_features(curated: Path) -> list[dict]:
-    """The card's `dataset_info.features`: every column of every curated file. Inputs with different fields give files
-    with different columns; `datasets` adds a file's missing columns (as nulls) only when the card declares them."""
-    import datasets
-    import pyarrow as pa
-    import pyarrow.json as pj
-    import pyarrow.parquet as pq
-
-    schemas = [pj.read_json(p).schema for p in sorted(curated.glob("*.jsonl")) if p.stat().st_size]
-    schemas += [pq.read_schema(p) for p in sorted(curated.glob("*.parquet"))]
-    if not schemas:
-        return []
-    schema = pa.unify_schemas(schemas, promote_options="permissive")
-    return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
-
-
-def _per_input(inputs: list[str], curated: Path, text_field: str) -> dict:
+def _per_input(inputs: list[str], curated_sources: dict) -> dict:
+    """The curated counts per source (stats.json's `curated_sources`), summed per input of the run."""
     from canto_nemo.curator_stages.readers import expand_inputs
 
     owner = {source: entry for entry in inputs for _, source in expand_inputs([entry])}
     counts = defaultdict(lambda: {"documents": 0, "characters": 0, "dialect": Counter()})
-    for record in _curated_records(curated):
-        entry = owner.get(record.get("source"), record.get("source") or "?")
-        counts[entry]["documents"] += 1
-        counts[entry]["characters"] += len(record.get(text_field) or "")
-        if record.get("dialect_label") is not None:
-            counts[entry]["dialect"][record["dialect_label"]] += 1
+    for source, c in curated_sources.items():
+        entry = owner.get(source, source)
+        counts[entry]["documents"] += c["documents"]
+        counts[entry]["characters"] += c["characters"]
+        counts[entry]["dialect"].update(c["dialect_labels"])
     return counts
 
 
 def write_card(output: str, stats: dict, *, inputs: list[str], pack, licences: list[str], decontaminate: list[str],
-               text_field: str = "text", output_format: str = "jsonl") -> Path:
+               output_format: str = "jsonl") -> Path:
     """Writes OUTPUT/README.md (after curated/ and stats.json are in place, before _SUCCESS)."""
     out = Path(output)
     sources = source_licences(inputs, licences, pack)
-    per_input = _per_input(inputs, out / "curated", text_field)
+    per_input = _per_input(inputs, stats["curated_sources"])
     licence = overall_licence([s["licence"] for s in sources])
     language = getattr(pack, "language_code", None) or "unknown"
     front = {"language": [language], "license": licence, "size_categories": [size_category(stats["documents_out"])],
              "task_categories": ["text-generation"], "pretty_name": f"{Path(output).resolve().name} (canto-nemo)",
              "configs": [{"config_name": "default",
                           "data_files": [{"split": "train", "path": f"curated/*.{output_format}"}]}]}
-    features = curated_features(out / "curated")
-    if features:
-        front["dataset_info"] = {"features": features}
+    if stats["curated_features"]:
+        front["dataset_info"] = {"features": stats["curated_features"]}
     if licence == "other":
         front["license_name"] = "several"
         front["license_details"] = "; ".join(f"{s['input']}: {s['licence']}" for s in sources)

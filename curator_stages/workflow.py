@@ -141,7 +141,7 @@ class CurationWorkflow:
             Path(self.paths[staged]).mkdir(parents=True, exist_ok=True)  # an empty result has the same shape
         counting = time.time()
         stats = collect_stats(self.paths["staged_curated"], self.paths["staged_rejects"], self.stage_names(),
-                              self.paths["counts"], elapsed_s)
+                              self.paths["counts"], elapsed_s, self.config.text_field)
         self.timings["collect_stats_s"] = round(time.time() - counting, 2)
         stats["timings"] = self.timings
         os.replace(self.paths["staged_curated"], self.paths["curated"])
@@ -160,7 +160,7 @@ class CurationWorkflow:
 
         c = self.config
         write_card(c.output, stats, inputs=list(c.input), pack=get_pack(c.pack), licences=list(c.licence),
-                   decontaminate=list(c.decontaminate), text_field=c.text_field, output_format=c.output_format)
+                   decontaminate=list(c.decontaminate), output_format=c.output_format)
 
     def _reader(self) -> list:
         from canto_nemo.curator_stages.readers import InputPartitioner, RecordReader
