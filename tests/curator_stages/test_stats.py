@@ -73,3 +73,20 @@ def test_arrow_and_line_by_line_reads_count_what_json_loads_counts(tmp_path):
     assert tally["cantonese"]["documents"] == 5 and tally["cantonese"]["kept"] == 5
     assert tally["written_chinese"] == {"documents": 1, "share": round(1 / 7, 4), "kept": 0, "examples": [
         {"id": "r2", "score": 0.01, "kept": False, "text": "警方拘捕一名男子。"}]}
+
+
+def test_strings_that_look_like_dates_stay_strings(tmp_path):
+    """Arrow reads ISO dates in JSON as timestamps; the statistics must see the strings JSON holds."""
+    curated, rejects, counts = tmp_path / "curated", tmp_path / "rejects", tmp_path / "counts"
+    for folder in (curated, rejects, counts):
+        folder.mkdir()
+    write_jsonl(curated / "a.jsonl", [doc("2020-01-01", "2020-01-02", "s", "neutral", 0.5)])
+    write_jsonl(rejects / "length-1.jsonl", [{"id": "2020-01-03", "stage": "length", "reason": "too_short",
+                                              "detail": "2021-05-06", "content": "2021-05-07"}])
+    (counts / "read.json").write_text(json.dumps({"records": 2}))
+    assert all(f.table is None for f in written_files(curated))
+    stats = collect_stats(str(curated), str(rejects), ["read", "length"], str(counts), 1.0, text_field="content")
+    json.dumps(stats)  # nothing but JSON's own types
+    assert stats["curated_sources"]["s"]["characters"] == 10
+    assert stats["examples"][0]["documents"] == [{"id": "2020-01-03", "detail": "2021-05-06", "text": "2021-05-07"}]
+    assert stats["dialect_labels"]["neutral"]["examples"][0]["id"] == "2020-01-01"
