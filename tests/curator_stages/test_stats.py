@@ -90,3 +90,15 @@ def test_strings_that_look_like_dates_stay_strings(tmp_path):
     assert stats["curated_sources"]["s"]["characters"] == 10
     assert stats["examples"][0]["documents"] == [{"id": "2020-01-03", "detail": "2021-05-06", "text": "2021-05-07"}]
     assert stats["dialect_labels"]["neutral"]["examples"][0]["id"] == "2020-01-01"
+
+
+def test_a_field_of_different_types_in_different_files_is_declared_a_string(tmp_path):
+    curated, rejects, counts = tmp_path / "curated", tmp_path / "rejects", tmp_path / "counts"
+    for folder in (curated, rejects, counts):
+        folder.mkdir()
+    write_jsonl(curated / "a.jsonl", [doc("a", "你好。", "a", "neutral", 0.5, n=1)])
+    write_jsonl(curated / "b.jsonl", [doc("b", "佢哋嚟咗。", "b", "cantonese", 0.9, n="one")])
+    (counts / "read.json").write_text(json.dumps({"records": 2}))
+    stats = collect_stats(str(curated), str(rejects), ["read"], str(counts), 1.0, text_field="content")
+    features = {f["name"]: f.get("dtype") for f in stats["curated_features"]}
+    assert features["n"] == "string" and features["dialect_score"] == "float64" and stats["reconciled"]
