@@ -177,19 +177,18 @@ def curated_features(schemas: list[pa.Schema]) -> list[dict]:
         return []
     import datasets
 
-    try:
-        schema = pa.unify_schemas(schemas, promote_options="permissive")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # a field of different types in different files: declared a string
-        types: dict[str, list] = {}
-        for field in (f for s in schemas for f in s):
-            types.setdefault(field.name, []).append(pa.schema([field]))
-        fields = []
-        for name, each in types.items():
-            try:
-                fields.append(pa.unify_schemas(each, promote_options="permissive").field(name))
-            except (pa.ArrowInvalid, pa.ArrowTypeError):
-                fields.append(pa.field(name, pa.string()))
-        schema = pa.schema(fields)
+    # Field by field: a field of different types in different files (an int here, a string there) is declared a
+    # string, and the others keep their types.
+    types: dict[str, list[pa.Schema]] = {}
+    for field in (f for schema in schemas for f in schema):
+        types.setdefault(field.name, []).append(pa.schema([field]))
+    fields = []
+    for name, each in types.items():
+        try:
+            fields.append(pa.unify_schemas(each, promote_options="permissive").field(name))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            fields.append(pa.field(name, pa.string()))
+    schema = pa.schema(fields)
     return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
 
 
