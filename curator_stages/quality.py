@@ -142,6 +142,10 @@ class RepeatedLinesFilter(DocumentFilter):
         return "repeated_lines"
 
 
+# Odd 64-bit constants (any would do): the base of the window hash, and the multiplier that mixes in the text's number.
+_WINDOW_BASE, _TEXT_MIX = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+
+
 class RepeatedCharNGramFilter(DocumentFilter):
     """Drops documents where more than max_fraction of the characters are covered by character n-grams that occur
     more than once (Gopher's duplicate n-gram fraction, on characters: Han text has no spaces to split on)."""
@@ -164,6 +168,41 @@ class RepeatedCharNGramFilter(DocumentFilter):
         for i in [i for i, gram in enumerate(grams) if counts[gram] > 1]:
             covered[i : i + n] = b"\x01" * n
         return covered.count(1) / len(chars)
+
+    def score_batch(self, texts: pd.Series) -> pd.Series:
+        """score_document's scores for a whole batch: every window's n characters hashed to 64 bits with the text's
+        number, repeats found in one hash table, and every repeat checked against the window it repeats, character by
+        character, so that a hash collision cannot change a score (a text with one is scored by score_document)."""
+        n, docs = self.n, len(texts)
+        codes, text_of = code_points(list(texts))
+        space, _, _ = python_tables()
+        visible = ~space[codes]
+        codes, text_of = codes[visible].astype(np.uint64), text_of[visible]
+        length = np.bincount(text_of, minlength=docs)
+        scores = np.zeros(docs)
+        windows = len(codes) - n + 1
+        if windows > 0:
+            key = np.zeros(windows, dtype=np.uint64)
+            for k in range(n):  # a polynomial in the characters, modulo 2^64 (numpy's uint64 arithmetic wraps)
+                key = key * _WINDOW_BASE + codes[k : k + windows]
+            key ^= text_of[:windows].astype(np.uint64) * _TEXT_MIX
+            at = np.flatnonzero((text_of[:windows] == text_of[n - 1 :]) & (length[text_of[:windows]] >= 2 * n))
+            key = key[at].view(np.int64)
+            repeated = pd.Series(key).duplicated(keep=False).to_numpy()
+            start, key = at[repeated], key[repeated]
+            group, _ = pd.factorize(key)
+            first = start[np.unique(group, return_index=True)[1]][group]  # each repeat's group's first window
+            same = text_of[start] == text_of[first]
+            for k in range(n):
+                same &= codes[start + k] == codes[first + k]
+            collided = np.isin(group, group[~same])
+            cover = np.cumsum(np.bincount(start, minlength=len(codes) + n) - np.bincount(start + n,
+                                                                                          minlength=len(codes) + n))
+            covered = np.bincount(text_of[cover[: len(codes)] > 0], minlength=docs)
+            scores = np.divide(covered, length, out=scores, where=length >= 2 * n)
+            for d in np.unique(text_of[start[collided]]).tolist():
+                scores[d] = self.score_document(texts.iloc[d])
+        return pd.Series(scores, index=texts.index)
 
     def keep_document(self, score: float) -> bool:
         return score <= self.max_fraction

@@ -64,8 +64,28 @@ def test_batch_scores_are_the_per_document_scores_to_the_bit(shared_data, lihkg_
             wiki += [json.loads(line)["text"] for line in f][:2_000 - len(lihkg_posts) - len(wiki)]
     edge = ["", " \n\t", "😀😀😀 !!!", "我聽朝要submit個report", "English only_words and 123", "〇々〻",
             "x" * 1000, "，。！？", "\u3000全形空白\u00a0nbsp", "ℌ𝔢𝔩𝔩𝔬 ①②③ ½"]
+    edge += ["ab" * 30, "一二三四五六七八九十" * 3 + " \n一二三四五 六七八九十", "好" * 19, "好" * 20]
     texts = pd.Series(wiki + lihkg_posts + edge, index=range(5, 5 + 2_000 + len(edge)))  # an index not from 0
-    for f in (ScriptRatioFilter("cantonese", 0.3), SymbolRatioFilter(0.4)):
+    for f in (ScriptRatioFilter("cantonese", 0.3), SymbolRatioFilter(0.4), RepeatedCharNGramFilter(10, 0.6),
+              RepeatedCharNGramFilter(3, 0.6)):
         batch = f.score_batch(texts)
         assert list(batch.index) == list(texts.index)
         assert batch.tolist() == [f.score_document(t) for t in texts], type(f).__name__
+    assert any(0 < s < 1 for s in RepeatedCharNGramFilter(10, 0.6).score_batch(texts))  # the test can fail
+
+
+def test_repeated_ngram_batch_scores_survive_hash_collisions(lihkg_posts, monkeypatch):
+    """With a window hash that collides on purpose (the sum of the characters: every anagram collides), the batch
+    scores are still score_document's: collisions are found and those texts scored one by one."""
+    import numpy as np
+    import pandas as pd
+
+    from canto_nemo.curator_stages import quality
+
+    texts = pd.Series([*lihkg_posts[:300], "甲乙丙丁戊己庚辛壬癸" + "癸壬辛庚己戊丁丙乙甲" + "子丑寅卯辰巳午未申酉"])
+    f = RepeatedCharNGramFilter(10, 0.6)
+    expected = [f.score_document(t) for t in texts]
+    monkeypatch.setattr(quality, "_WINDOW_BASE", np.uint64(1))
+    monkeypatch.setattr(quality, "_TEXT_MIX", np.uint64(0))  # and across texts
+    assert f.score_batch(texts).tolist() == expected
+    assert expected[-1] == 0.0  # the anagrams are no repeat
