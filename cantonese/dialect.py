@@ -130,9 +130,14 @@ def segments(folded: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     boundary = (raw == GAP) | ends[raw] | _titles(raw, text_of_char)
     kept = np.flatnonzero(~boundary & word[raw])
     # characters between the same two boundaries form one segment; a run with nothing kept forms none
-    segment_ids, segment = np.unique(np.cumsum(boundary)[kept], return_inverse=True)
-    first_of_segment = kept[np.r_[0, np.flatnonzero(np.diff(segment)) + 1]] if len(kept) else kept
-    n = len(segment_ids)
+    # (the boundary count before each kept character never decreases, so a new segment starts where it changes: no
+    # sort needed, which np.unique's inverse was, a fifth of the judge's time)
+    run = np.cumsum(boundary)[kept]
+    starts = np.ones(len(run), dtype=bool)
+    starts[1:] = run[1:] != run[:-1]
+    segment = np.cumsum(starts) - 1
+    first_of_segment = kept[starts]
+    n = int(starts.sum())
     if n == 0:
         return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     lengths = np.bincount(segment, minlength=n) + 2
