@@ -1,9 +1,9 @@
 """CJK-aware quality filters: everything counts characters, never whitespace-separated "words".
 
 Each is a Curator DocumentFilter (score_document / keep_document) with a `reject_reason(score)` naming why a
-document goes. Wrap them in `ScoreFilterWithRejects` (or Curator's `ScoreFilter`). The character-class filters also
-score a whole batch at once (`score_batch`, which ScoreFilterWithRejects uses): the same scores, to the bit, from array
-operations over the batch's code points instead of a regular expression per document.
+document goes. Wrap them in `ScoreFilterWithRejects` (or Curator's `ScoreFilter`). The character-class filters and the
+repeated n-gram filter also score a whole batch at once (`score_batch`, which ScoreFilterWithRejects uses): the same
+scores, to the bit, from array operations over the batch's code points instead of a Python loop per document.
 """
 
 from __future__ import annotations
